@@ -13,6 +13,16 @@ from sqlmodel import Field, SQLModel
 
 from service.store.types import UTCDateTime
 
+# Every constraint gets a deterministic name (Alembic needs names to alter or drop constraints,
+# notably on SQLite where unnamed constraints cannot be targeted by a batch migration).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 def _dt(index: bool = False, nullable: bool = True) -> datetime | None:
     return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)  # type: ignore[no-any-return]

@@ -1,0 +1,577 @@
+"""The queries of every stage: the only place (with db.py) that writes SQL.
+
+Every function works inside the caller's session and transaction and never commits: the
+caller commits once (`with db.session() as s: ...`). Timestamps must be aware datetimes; they
+are stored as naive UTC and come back as aware UTC.
+
+Bulk paths (sync_article, record_checks) use set-based statements, a fixed number of queries
+per call whatever the number of links; LinkRow/OccurrenceRow objects already loaded in the
+same session before `sync_article` are not refreshed by it (load them afterwards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from types import EllipsisType
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from sqlalchemy import Table, bindparam, func, insert, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import Session, col, select
+
+from service.errors import StoreError
+from service.model import Article, CheckResult, Health, Hop, LinkKind, LinkState, Outcome
+from service.monitor.health import DeathRule, step
+from service.store.tables import ArticleRow, CheckRow, LinkRow, OccurrenceRow, TransitionRow
+
+CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+
+_T = TypeVar("_T")
+_M = TypeVar("_M", CheckRow, TransitionRow)
+
+ARTICLES: Table = ArticleRow.__table__  # type: ignore[attr-defined]
+LINKS: Table = LinkRow.__table__  # type: ignore[attr-defined]
+OCCURRENCES: Table = OccurrenceRow.__table__  # type: ignore[attr-defined]
+
+
+# -- small pure helpers ------------------------------------------------------------------------
+
+
+def url_hash(url: str) -> str:
+    """The key of a link row: sha256 hex of its normalised URL."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def url_host(url: str) -> str:
+    """The host of a URL, lower-case ("" when it has none)."""
+    try:
+        return (urlsplit(url).hostname or "")[:255]
+    except ValueError:
+        return ""
+
+
+def link_state(link: LinkRow) -> LinkState:
+    """The stored health of a link row as the state machine's input."""
+    return LinkState(
+        health=Health(link.health),
+        since=link.health_since,
+        dead_streak=link.dead_streak,
+        dead_streak_started=link.dead_streak_started,
+    )
+
+
+def hops_to_json(hops: Iterable[Hop]) -> str:
+    return json.dumps([{"url": h.url, "status": h.status, "location": h.location} for h in hops])
+
+
+def hops_from_json(text: str | None) -> tuple[Hop, ...]:
+    """The redirect chain of a CheckRow (its `redirect_chain` column) as Hop objects."""
+    items: list[dict[str, Any]] = json.loads(text) if text else []
+    return tuple(
+        Hop(url=i["url"], status=int(i["status"]), location=i.get("location")) for i in items
+    )
+
+
+def warnings_from_json(text: str | None) -> tuple[str, ...]:
+    """The warnings of a CheckRow (its `warnings` column)."""
+    return tuple(json.loads(text)) if text else ()
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be an aware datetime (UTC), got naive {value!r}")
+    return value
+
+
+def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# -- articles ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LinkInfo:
+    id: int
+    retired: bool
+    created: bool
+
+
+def sync_article(
+    session: Session,
+    article: Article,
+    now: datetime,
+    *,
+    tags: Sequence[str] | None = None,
+    interval_hours: float | EllipsisType | None = ...,
+) -> ArticleRow:
+    """Make the database match `article` as just read: its row, its links, its occurrences.
+
+    - the article row is upserted by location (title, published, source_url from its meta);
+      `tags` and `interval_hours` are replaced when given, kept when omitted
+      (`interval_hours=None` clears the override);
+    - one link row per distinct http URL, shared with every other article citing it; a new
+      link is due at once (next_check_at = archive_next_at = now); its citation_date is the
+      earliest published date of the articles that cite (or ever cited) it, else the day it
+      was first seen;
+    - occurrences unchanged by (position, href, anchor_text) keep their row; new ones are
+      added; vanished ones are marked inactive (retired_at = now), never deleted;
+    - links no longer cited by any active occurrence are retired; a retired link cited again
+      is un-retired and due at once.
+    """
+    _aware(now, "now")
+    meta = article.meta
+    row = session.exec(select(ArticleRow).where(ArticleRow.location == article.location)).first()
+    published_changed = False
+    if row is None:
+        row = ArticleRow(location=article.location, added_at=now)
+        session.add(row)
+    else:
+        published_changed = row.published != meta.published
+    row.format = article.format
+    row.title = meta.title
+    row.published = meta.published
+    row.source_url = meta.source_url
+    if tags is not None:
+        row.tags = ",".join(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    if not isinstance(interval_hours, EllipsisType):
+        row.interval_hours = interval_hours
+    row.fetched_at = now
+    row.active = True
+    session.flush()
+    assert row.id is not None
+    article_id = row.id
+
+    urls = list(
+        dict.fromkeys(o.url for o in article.occurrences if o.kind is LinkKind.HTTP and o.url)
+    )
+    links = _ensure_links(session, urls, now, meta.published)
+
+    # Occurrences: match the active rows by (position, href, anchor_text).
+    existing: dict[tuple[int, str, str], list[Any]] = {}
+    o = OCCURRENCES.c
+    for occ_row in session.execute(
+        sa_select(
+            o.id, o.position, o.href, o.anchor_text, o.link_id, o.line, o.kind, o.fragment
+        ).where(o.article_id == article_id, o.active.is_(True))
+    ):
+        existing.setdefault((occ_row.position, occ_row.href, occ_row.anchor_text), []).append(
+            occ_row
+        )
+
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    for occ in article.occurrences:
+        info = links.get(occ.url) if occ.kind is LinkKind.HTTP and occ.url else None
+        link_id = info.id if info else None
+        values = {
+            "link_id": link_id,
+            "line": occ.line,
+            "kind": occ.kind.value,
+            "fragment": occ.fragment,
+        }
+        bucket = existing.get((occ.position, occ.href, occ.anchor_text))
+        if bucket:
+            old = bucket.pop(0)
+            if (old.link_id, old.line, old.kind, old.fragment) != tuple(values.values()):
+                changed_rows.append({"_id": old.id, **values})
+            continue
+        new_rows.append(
+            {
+                "article_id": article_id,
+                "position": occ.position,
+                "href": occ.href,
+                "anchor_text": occ.anchor_text,
+                "active": True,
+                "first_seen_at": now,
+                "retired_at": None,
+                **values,
+            }
+        )
+    vanished = [r for bucket in existing.values() for r in bucket]
+
+    if new_rows:
+        session.exec(insert(OCCURRENCES), params=new_rows)
+    if changed_rows:
+        c = OCCURRENCES.c
+        session.exec(
+            update(OCCURRENCES)
+            .where(c.id == bindparam("_id"))
+            .values(
+                link_id=bindparam("link_id"),
+                line=bindparam("line"),
+                kind=bindparam("kind"),
+                fragment=bindparam("fragment"),
+            ),
+            params=changed_rows,
+        )
+    if vanished:
+        _retire_occurrences(session, [r.id for r in vanished], now)
+
+    cited = {info.id for info in links.values()}
+    revived = sorted(info.id for info in links.values() if info.retired)
+    for ids in _chunks(revived):
+        session.exec(
+            update(LINKS).where(LINKS.c.id.in_(ids)).values(retired=False, next_check_at=now)
+        )
+    orphans = {r.link_id for r in vanished if r.link_id is not None} - cited
+    _retire_orphan_links(session, orphans)
+
+    # Citation dates: for links this article now cites anew (or all of them when its date changed).
+    if published_changed:
+        recheck = {i.id for i in links.values() if not i.created}
+    else:
+        newly = {r["link_id"] for r in new_rows if r["link_id"] is not None}
+        newly |= {r["link_id"] for r in changed_rows if r["link_id"] is not None}
+        recheck = {i.id for i in links.values() if not i.created and i.id in newly}
+    _refresh_citation_dates(session, recheck)
+    return row
+
+
+def _ensure_links(
+    session: Session, urls: Sequence[str], now: datetime, published: date | None
+) -> dict[str, _LinkInfo]:
+    """The link of every URL, inserting the missing ones (concurrent inserts are tolerated)."""
+    if not urls:
+        return {}
+    by_hash = {url_hash(u): u for u in urls}
+    found = _links_by_hash(session, list(by_hash))
+    missing = [h for h in by_hash if h not in found]
+    created: set[str] = set()
+    if missing:
+        rows = [
+            {
+                "url": by_hash[h],
+                "url_hash": h,
+                "host": url_host(by_hash[h]),
+                "first_seen_at": now,
+                "citation_date": published or now.astimezone(UTC).date(),
+                "health": Health.UNCHECKED.value,
+                "dead_streak": 0,
+                "next_check_at": now,
+                "archive_next_at": now,
+                "retired": False,
+                "ignored": False,
+            }
+            for h in missing
+        ]
+        upsert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+        session.exec(upsert(LINKS).on_conflict_do_nothing(index_elements=["url_hash"]), params=rows)
+        fresh = _links_by_hash(session, missing)
+        created = set(fresh)
+        found.update(fresh)
+    return {
+        by_hash[h]: _LinkInfo(id=link_id, retired=retired, created=h in created)
+        for h, (link_id, retired) in found.items()
+    }
+
+
+def _links_by_hash(session: Session, hashes: Sequence[str]) -> dict[str, tuple[int, bool]]:
+    out: dict[str, tuple[int, bool]] = {}
+    for part in _chunks(hashes):
+        query = sa_select(LINKS.c.id, LINKS.c.url_hash, LINKS.c.retired)
+        for link_id, h, retired in session.execute(query.where(LINKS.c.url_hash.in_(part))):
+            out[h] = (link_id, retired)
+    return out
+
+
+def _retire_occurrences(session: Session, ids: Sequence[int], now: datetime) -> None:
+    for part in _chunks(sorted(ids)):
+        session.exec(
+            update(OCCURRENCES)
+            .where(OCCURRENCES.c.id.in_(part))
+            .values(active=False, retired_at=now)
+        )
+
+
+def _retire_orphan_links(session: Session, candidates: Iterable[int]) -> None:
+    """Retire the links among `candidates` that no active occurrence cites any more."""
+    ids = sorted(candidates)
+    if not ids:
+        return
+    still: set[int] = set()
+    for part in _chunks(ids):
+        o = OCCURRENCES.c
+        still.update(
+            session.scalars(
+                sa_select(o.link_id).where(o.link_id.in_(part), o.active.is_(True)).distinct()
+            )
+        )
+    orphans = [i for i in ids if i not in still]
+    for part in _chunks(orphans):
+        session.exec(update(LINKS).where(LINKS.c.id.in_(part)).values(retired=True))
+
+
+def _refresh_citation_dates(session: Session, link_ids: Iterable[int]) -> None:
+    """citation_date = earliest published date of an article citing the link, else first seen."""
+    ids = sorted(link_ids)
+    changes: list[dict[str, Any]] = []
+    for part in _chunks(ids):
+        o, a, lk = OCCURRENCES.c, ARTICLES.c, LINKS.c
+        earliest: dict[int, date | None] = {
+            link_id: published
+            for link_id, published in session.execute(
+                sa_select(o.link_id, func.min(a.published))
+                .join_from(OCCURRENCES, ARTICLES, a.id == o.article_id)
+                .where(o.link_id.in_(part))
+                .group_by(o.link_id)
+            )
+        }
+        for link_id, current, first_seen in session.execute(
+            sa_select(lk.id, lk.citation_date, lk.first_seen_at).where(lk.id.in_(part))
+        ):
+            wanted = earliest.get(link_id) or (first_seen.date() if first_seen else current)
+            if wanted != current:
+                changes.append({"_id": link_id, "citation_date": wanted})
+    if changes:
+        session.exec(
+            update(LINKS)
+            .where(LINKS.c.id == bindparam("_id"))
+            .values(citation_date=bindparam("citation_date")),
+            params=changes,
+        )
+
+
+def _insert_rows(session: Session, model: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
+    """Insert rows (each with a distinct `link_id`) in one batch; return them as persistent objects.
+
+    PostgreSQL returns the new ids in order (INSERT ... RETURNING). SQLite cannot batch that,
+    so it inserts with executemany, then reads max(id) per link_id: the writer holds the
+    database's write lock from its first write to its commit, so the newest rows are its own.
+    """
+    if not rows:
+        return []
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    if _dialect(session) == "postgresql":
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        new_ids = list(session.execute(stmt, rows).scalars())
+    else:
+        session.execute(insert(table), rows)
+        newest: dict[int, int] = {}
+        keys = sorted({r["link_id"] for r in rows})
+        for part in _chunks(keys):
+            query = (
+                sa_select(table.c.link_id, func.max(table.c.id))
+                .where(table.c.link_id.in_(part))
+                .group_by(table.c.link_id)
+            )
+            newest.update((link_id, row_id) for link_id, row_id in session.execute(query))
+        new_ids = [newest[r["link_id"]] for r in rows]
+    objects: list[_M] = []
+    for row, row_id in zip(rows, new_ids, strict=True):
+        obj = model(**row, id=row_id)
+        make_transient_to_detached(obj)  # known to be in the database: no second INSERT
+        session.add(obj)
+        objects.append(obj)
+    return objects
+
+
+def get_article(session: Session, id_or_location: int | str) -> ArticleRow | None:
+    """An article by id, or by location (a string of digits that is no location is an id)."""
+    if isinstance(id_or_location, int):
+        return session.get(ArticleRow, id_or_location)
+    row = session.exec(select(ArticleRow).where(ArticleRow.location == id_or_location)).first()
+    if row is None and id_or_location.strip().isdigit():
+        return session.get(ArticleRow, int(id_or_location))
+    return row
+
+
+def list_articles(session: Session, *, include_inactive: bool = False) -> list[ArticleRow]:
+    """Articles under watch (removed ones too with include_inactive), in the order added."""
+    query = select(ArticleRow)
+    if not include_inactive:
+        query = query.where(col(ArticleRow.active).is_(True))
+    return list(session.exec(query.order_by(col(ArticleRow.id))))
+
+
+def remove_article(
+    session: Session, id_or_location: int | str, now: datetime | None = None
+) -> ArticleRow | None:
+    """Stop watching an article: deactivate it and its occurrences, retire links nobody cites.
+
+    History (checks, transitions, the rows themselves) is kept. None when there is no such article.
+    """
+    row = get_article(session, id_or_location)
+    if row is None:
+        return None
+    now = _aware(now, "now") if now is not None else datetime.now(UTC)
+    row.active = False
+    session.flush()
+    o = OCCURRENCES.c
+    active = list(
+        session.execute(
+            sa_select(o.id, o.link_id).where(o.article_id == row.id, o.active.is_(True))
+        )
+    )
+    _retire_occurrences(session, [occ_id for occ_id, _ in active], now)
+    _retire_orphan_links(session, {link_id for _, link_id in active if link_id is not None})
+    return row
+
+
+def article_occurrences(
+    session: Session, article_id: int, *, include_inactive: bool = False
+) -> list[tuple[OccurrenceRow, LinkRow | None]]:
+    """The article's (active) occurrences in position order, each with its link or None."""
+    query = (
+        select(OccurrenceRow, LinkRow)
+        .join(LinkRow, col(OccurrenceRow.link_id) == col(LinkRow.id), isouter=True)
+        .where(OccurrenceRow.article_id == article_id)
+    )
+    if not include_inactive:
+        query = query.where(col(OccurrenceRow.active).is_(True))
+    query = query.order_by(col(OccurrenceRow.position), col(OccurrenceRow.id))
+    return [(occ, link) for occ, link in session.exec(query)]
+
+
+# -- links and checks --------------------------------------------------------------------------
+
+
+def links_for_urls(session: Session, urls: Iterable[str]) -> dict[str, LinkRow]:
+    """The link rows of the given normalised URLs (URLs without a row are absent)."""
+    by_hash = {url_hash(u): u for u in urls}
+    out: dict[str, LinkRow] = {}
+    for part in _chunks(list(by_hash)):
+        for link in session.exec(select(LinkRow).where(col(LinkRow.url_hash).in_(part))):
+            out[by_hash[link.url_hash]] = link
+    return out
+
+
+def get_link(session: Session, link_id: int) -> LinkRow | None:
+    return session.get(LinkRow, link_id)
+
+
+def link_history(session: Session, link_id: int, since: datetime | None = None) -> list[CheckRow]:
+    """Every check of a link (at or after `since`), oldest first."""
+    query = select(CheckRow).where(CheckRow.link_id == link_id)
+    if since is not None:
+        query = query.where(col(CheckRow.checked_at) >= _aware(since, "since"))
+    return list(session.exec(query.order_by(col(CheckRow.checked_at), col(CheckRow.id))))
+
+
+def record_check(
+    session: Session,
+    link_id: int,
+    result: CheckResult,
+    rule: DeathRule,
+    *,
+    worker: str | None = None,
+    next_check_at: datetime | None = None,
+) -> tuple[CheckRow, TransitionRow | None]:
+    """Record one check of a link: its history row, the new health, and a transition if it changed.
+
+    See `record_checks`; nothing is committed (the caller commits once).
+    """
+    return record_checks(
+        session, {link_id: result}, rule, worker=worker, next_check_at=next_check_at
+    )[link_id]
+
+
+def record_checks(
+    session: Session,
+    results: Mapping[int, CheckResult],
+    rule: DeathRule,
+    *,
+    worker: str | None = None,
+    next_check_at: datetime | Mapping[int, datetime] | None = None,
+) -> dict[int, tuple[CheckRow, TransitionRow | None]]:
+    """Record checks of several links (one result per link id) in the caller's transaction.
+
+    For each link: a CheckRow (redirect chain and warnings as JSON), the health state machine
+    applied to its stored state (health, health_since, dead_streak, dead_streak_started), its
+    last_* fields, its next_check_at when given (one datetime for all, or per link id), its
+    lease released when held by `worker`, and a TransitionRow when its health changed.
+    An `offline` outcome is recorded as history and changes neither health nor last_* fields.
+    The links are locked (FOR UPDATE on PostgreSQL) in id order, so concurrent recorders of the
+    same link serialise instead of losing an update. Returns {link_id: (check, transition)}.
+    """
+    ids = sorted(results)
+    for link_id in ids:
+        _aware(results[link_id].checked_at, "checked_at")
+    links: dict[int, LinkRow] = {}
+    for part in _chunks(ids):
+        query = (
+            select(LinkRow)
+            .where(col(LinkRow.id).in_(part))
+            .order_by(col(LinkRow.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        for link in session.exec(query):
+            assert link.id is not None
+            links[link.id] = link
+    missing = [i for i in ids if i not in links]
+    if missing:
+        raise StoreError(
+            f"cannot record checks: no link with id {', '.join(map(str, missing[:5]))}"
+        )
+
+    check_rows: list[dict[str, Any]] = []
+    moves: dict[int, tuple[Health, Health]] = {}
+    for link_id in ids:
+        result = results[link_id]
+        link = links[link_id]
+        check_rows.append(
+            {
+                "link_id": link_id,
+                "checked_at": result.checked_at,
+                "outcome": result.outcome.value,
+                "http_status": result.http_status,
+                "final_url": result.final_url,
+                "redirect_chain": hops_to_json(result.hops),
+                "latency_ms": result.latency_ms,
+                "error": result.error,
+                "warnings": json.dumps(list(result.warnings)) if result.warnings else None,
+                "worker": worker,
+            }
+        )
+        if result.outcome is not Outcome.OFFLINE:
+            before = link_state(link)
+            after = step(before, result.outcome, result.checked_at, rule)
+            if after != before:
+                link.health = after.health.value
+                link.health_since = after.since
+                link.dead_streak = after.dead_streak
+                link.dead_streak_started = after.dead_streak_started
+            if after.health is not before.health:
+                moves[link_id] = (before.health, after.health)
+            link.last_checked_at = result.checked_at
+            link.last_outcome = result.outcome.value
+            link.last_status = result.http_status
+            link.last_final_url = result.final_url
+        when = next_check_at.get(link_id) if isinstance(next_check_at, Mapping) else next_check_at
+        if when is not None:
+            link.next_check_at = _aware(when, "next_check_at")
+        if worker is not None and link.lease_owner == worker:
+            link.lease_owner = None
+            link.lease_expires_at = None
+    session.flush()  # the link updates, batched by the unit of work
+
+    checks = dict(zip(ids, _insert_rows(session, CheckRow, check_rows), strict=True))
+    transition_rows = [
+        {
+            "link_id": link_id,
+            "check_id": checks[link_id].id,
+            "at": results[link_id].checked_at,
+            "from_health": old.value,
+            "to_health": new.value,
+            "outcome": results[link_id].outcome.value,
+        }
+        for link_id, (old, new) in moves.items()
+    ]
+    transitions = dict(
+        zip(moves, _insert_rows(session, TransitionRow, transition_rows), strict=True)
+    )
+    return {link_id: (checks[link_id], transitions.get(link_id)) for link_id in ids}

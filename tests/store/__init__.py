@@ -1,0 +1,1 @@
+"""Tests of the store: migrations, database opening, queries (SQLite and PostgreSQL)."""
