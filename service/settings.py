@@ -79,6 +79,7 @@ class WaybackSettings(_Section):
     cdx_per_minute: int = Field(24, ge=1)
     save_per_minute: int = Field(6, ge=1)
     refresh_days: float = Field(30.0, gt=0)
+    retry_minutes: float = Field(60.0, gt=0, description="look up again this long after a failed lookup")
     save_max_age_days: float = Field(365.0, gt=0, description="resubmit alive links whose newest capture is older")
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None
@@ -105,12 +106,27 @@ class MonitorSettings(_Section):
     heartbeat_stale_s: float = Field(120.0, gt=0)
 
 
+ALERT_EVENTS = ("broken", "recovered", "moved", "monitor_offline", "monitor_online", "reminder", "drifted")
+_HHMM = r"(?:[01]?\d|2[0-3]):[0-5]\d"
+
+
 class ChannelSettings(_Section):
     url: SecretStr | None = None  # an Apprise URL; may hold secrets, never logged
-    events: list[str] = Field(default_factory=lambda: ["broken", "recovered", "monitor_offline", "monitor_online"])
+    events: list[str] = Field(
+        default_factory=lambda: ["broken", "recovered", "monitor_offline", "monitor_online", "reminder"]
+    )
     articles: list[str] = Field(default_factory=list, description="only these article locations (empty: all)")
     tags: list[str] = Field(default_factory=list, description="only articles with one of these tags")
     digest: Literal["immediate", "daily"] = "immediate"
+    daily_at: str = Field("08:00", pattern=f"^{_HHMM}$", description="UTC time of the daily digest")
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, v: list[str]) -> list[str]:
+        unknown = [e for e in v if e not in ALERT_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event(s) {', '.join(unknown)}; known: {', '.join(ALERT_EVENTS)}")
+        return v
 
 
 class AlertsSettings(_Section):
@@ -120,7 +136,9 @@ class AlertsSettings(_Section):
     digest_cap: int = Field(20, ge=1)
     offline_after_s: float = Field(600.0, ge=0)
     reminder_days: float | None = None
-    quiet_hours: str | None = Field(None, description="e.g. '22:00-07:00' (UTC): non-urgent messages wait")
+    quiet_hours: str | None = Field(
+        None, pattern=f"^{_HHMM}-{_HHMM}$", description="e.g. '22:00-07:00' (UTC): non-urgent messages wait"
+    )
 
 
 class WebSettings(_Section):
