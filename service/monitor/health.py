@@ -1,4 +1,4 @@
-"""The link health state machine (DESIGN.md): a pure function from (state, outcome, time) to state."""
+"""The link health state machine (DESIGN.md): a pure function (state, outcome, time) -> state."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ class DeathRule:
     span: timedelta = timedelta(hours=24)
 
 
-def step(state: LinkState, outcome: Outcome, at: datetime, rule: DeathRule = DeathRule()) -> LinkState:
+def step(
+    state: LinkState, outcome: Outcome, at: datetime, rule: DeathRule = DeathRule()
+) -> LinkState:
     """Apply one outcome seen at `at` to a link's state and return the new state.
 
     - alive outcomes clear suspicion and death at once;

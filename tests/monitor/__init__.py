@@ -1,0 +1,1 @@
+"""Tests of the monitor: health, schedule, claims, retention, the daemon."""
