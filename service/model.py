@@ -83,22 +83,42 @@ OUTCOME_SIGNAL: dict[Outcome, Signal] = {
 OUTCOME_EXPLANATION: dict[Outcome, str] = {
     Outcome.OK: "The page answers. Nothing to do.",
     Outcome.MOVED: "The page moved permanently; update the link to the new address.",
-    Outcome.NOT_FOUND: "The server says the page is gone (404/410); point the link at an archived copy.",
-    Outcome.SOFT_404: "The server answers, but with a 'not found' page; point the link at an archived copy.",
-    Outcome.REDIRECT_TO_ROOT: "The deep link now lands on the site's home or login page; the page is gone.",
+    Outcome.NOT_FOUND: (
+        "The server says the page is gone (404/410); point the link"
+        " at an archived copy."
+    ),
+    Outcome.SOFT_404: (
+        "The server answers, but with a 'not found' page; point the"
+        " link at an archived copy."
+    ),
+    Outcome.REDIRECT_TO_ROOT: (
+        "The deep link now lands on the site's home or login page;"
+        " the page is gone."
+    ),
     Outcome.DNS_ERROR: "The host name no longer exists; the whole site is gone or renamed.",
     Outcome.REFUSED: "The server refuses connections; the site is down or gone.",
-    Outcome.TLS_ERROR: "The site's certificate or TLS handshake failed; often fixed by the site, re-checked.",
+    Outcome.TLS_ERROR: (
+        "The site's certificate or TLS handshake failed; often fixed"
+        " by the site, re-checked."
+    ),
     Outcome.TIMEOUT: "No complete answer within the deadline; re-checked later before any verdict.",
     Outcome.SERVER_ERROR: "The server failed (5xx); usually temporary, re-checked later.",
     Outcome.RATE_LIMITED: "The site asked us to slow down (429); re-checked after its Retry-After.",
     Outcome.BLOCKED: "A login, paywall or bot wall answered (401/403/451/999); verify it by hand.",
-    Outcome.TOO_MANY_REDIRECTS: "The redirects loop or never end; the link is broken for readers too.",
-    Outcome.PRIVATE_TARGET: "The link points at a private or local address; not checked (--allow-private).",
+    Outcome.TOO_MANY_REDIRECTS: (
+        "The redirects loop or never end; the link is broken for"
+        " readers too."
+    ),
+    Outcome.PRIVATE_TARGET: (
+        "The link points at a private or local address; not checked"
+        " (--allow-private)."
+    ),
     Outcome.OFFLINE: "The monitor itself had no network; this says nothing about the link.",
 }
 
-DEAD_OUTCOMES: frozenset[Outcome] = frozenset(o for o, s in OUTCOME_SIGNAL.items() if s is Signal.DEAD)
+DEAD_OUTCOMES: frozenset[Outcome] = frozenset(
+    o for o, s in OUTCOME_SIGNAL.items() if s is Signal.DEAD
+)
 
 
 class Health(StrEnum):
@@ -114,7 +134,7 @@ class Health(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ArticleMeta:
-    """What an article says about itself (front matter, HTML meta), possibly overridden on the CLI."""
+    """What an article says about itself (front matter, HTML meta), maybe overridden."""
 
     title: str | None = None
     published: date | None = None
@@ -132,7 +152,9 @@ class Occurrence:
     url: str | None = None  # normalised absolute URL (http, mailto, tel kinds), else None
     fragment: str | None = None  # "#anchor" part, kept apart from url
     position: int = 0  # 0-based order among the article's occurrences
-    href_span: tuple[int, int] | None = None  # [start, end) character offsets of href in the source text
+    href_span: tuple[int, int] | None = (
+        None  # [start, end) character offsets of href in the source text
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +207,15 @@ class Capture:
 
 @dataclass(frozen=True, slots=True)
 class ArchiveInfo:
-    """What the archive knows about a link: the capture closest to the citation date and the newest."""
+    """What the archive knows of a link: the capture closest to the citation date, the newest."""
 
     url: str
     citation: Capture | None
     latest: Capture | None
     looked_up_at: datetime
-    error: str | None = None  # set when the lookup failed (then the captures are unknown, not absent)
+    error: str | None = (
+        None  # set when the lookup failed (then the captures are unknown, not absent)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ def _pg_available() -> str | None:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session; its URL. Skipped (or failed in CI) when down."""
+    """A fresh PostgreSQL database for this test session (skipped when down, failed in CI)."""
     problem = _pg_available()
     if problem:
         if IN_CI:
