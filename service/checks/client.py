@@ -1,0 +1,97 @@
+"""The one shared HTTP client of the checker: httpx's API over aiohttp (httpx-aiohttp).
+
+httpx's own transport is the bottleneck of a checker (DESIGN.md); `AiohttpTransport` keeps
+httpx's requests, responses and exceptions over aiohttp's C parser. Name resolution belongs to
+aiohttp's connector, which is given the network guard as its resolver.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from http.cookiejar import DefaultCookiePolicy
+
+import aiohttp
+import httpx
+from aiohttp.abc import AbstractResolver
+from httpx_aiohttp import AiohttpTransport
+
+from service import PROJECT_URL, __version__
+from service.checks.guard import GuardedResolver, check_literal, parse_pins
+from service.settings import ChecksSettings
+
+ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+ACCEPT_LANGUAGE = "en-US,en;q=0.9,*;q=0.5"
+# Only encodings the checker decodes itself with a bounded output (see body.py).
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+def default_user_agent() -> str:
+    return f"linkwatch/{__version__} (+{PROJECT_URL})"
+
+
+def default_headers(settings: ChecksSettings) -> dict[str, str]:
+    return {
+        "User-Agent": settings.user_agent or default_user_agent(),
+        "Accept": ACCEPT,
+        "Accept-Language": ACCEPT_LANGUAGE,
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
+
+
+class GuardedTransport(AiohttpTransport):
+    """AiohttpTransport that also guards IP-literal hosts, which aiohttp never resolves."""
+
+    def __init__(
+        self, session_factory: Callable[[], aiohttp.ClientSession], *, allow_private: bool
+    ) -> None:
+        super().__init__(client=session_factory)
+        self.allow_private = allow_private
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        check_literal(request.url.host, allow_private=self.allow_private)
+        return await super().handle_async_request(request)
+
+
+def build_client(
+    settings: ChecksSettings,
+    *,
+    resolver: AbstractResolver | None = None,
+    verify: ssl.SSLContext | bool = True,
+) -> httpx.AsyncClient:
+    """The shared client: guarded resolution, pool sized by `concurrency`, no automatic redirects.
+
+    `resolver` is the guard's *base* resolver (what DNS says; default: the system's). Pins and
+    the private-address policy come from `settings.resolve` / `settings.allow_private`.
+    `verify` is True (system trust store), False (no verification) or an SSLContext.
+    The aiohttp session is created lazily on the first request, inside the running loop, so
+    this function may be called anywhere. Close the client with `await client.aclose()`.
+    """
+    guard = GuardedResolver(
+        pins=parse_pins(settings.resolve), allow_private=settings.allow_private, base=resolver
+    )
+
+    def session() -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            resolver=guard,
+            limit=settings.concurrency,
+            limit_per_host=0,  # per-host politeness is the checker's (HostLimiter)
+            ssl=verify,
+            ttl_dns_cache=10,
+        )
+        return aiohttp.ClientSession(connector=connector, trust_env=False)
+
+    transport = GuardedTransport(session, allow_private=settings.allow_private)
+    timeout = httpx.Timeout(
+        settings.timeout_s, connect=settings.connect_timeout_s, pool=settings.timeout_s
+    )
+    client = httpx.AsyncClient(
+        transport=transport,
+        follow_redirects=False,
+        headers=default_headers(settings),
+        timeout=timeout,
+        trust_env=False,
+    )
+    # The checker keeps cookies per check (redirect dances); the shared jar stays empty.
+    client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return client
