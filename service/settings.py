@@ -15,7 +15,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG = Path("config/linkwatch.toml")
 ENV_PREFIX = "LINKWATCH_"
@@ -156,6 +164,58 @@ class ArticleEntry(_Section):
     interval_hours: float | None = Field(None, gt=0)
 
 
+class DriftSettings(_Section):
+    """Content drift: live pages compared with their citation capture (`linkwatch drift`)."""
+
+    enabled: bool = Field(
+        True, description="compare alive links with their citation capture (needs wayback)"
+    )
+    interval_days: float = Field(30.0, gt=0, description="re-compare a link after this many days")
+    retry_hours: float = Field(
+        24.0, gt=0, description="try again this long after a comparison without verdict"
+    )
+    batch_size: int = Field(
+        10, ge=1, description="links compared per daemon run (one archive request each)"
+    )
+    max_page_bytes: int = Field(
+        2 * 1024 * 1024, ge=16 * 1024, description="bytes read of the live page and of the capture"
+    )
+    same_cosine: float = Field(
+        0.8, ge=0, le=1, description="`same` at or above this TF-IDF cosine ..."
+    )
+    same_containment: float = Field(
+        0.7, ge=0, le=1, description="... or this share of the capture's 4-word shingles kept"
+    )
+    replaced_cosine: float = Field(
+        0.12, ge=0, le=1, description="`replaced` below this cosine ..."
+    )
+    replaced_word_drop: float = Field(
+        0.7, gt=0, le=1, description="... or when the word count fell by more than this fraction"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftSettings:
+        if self.replaced_cosine > self.same_cosine:
+            raise ValueError("replaced_cosine must not exceed same_cosine")
+        return self
+
+
+class SourcesSettings(_Section):
+    """Publication sources (sitemaps, feeds, folders): `linkwatch add --sitemap|--feed|DIR`."""
+
+    scan_interval_h: float = Field(6.0, gt=0, description="re-read each sitemap, feed and folder this often")
+    fetch_batch: int = Field(500, ge=1, description="article pages fetched per daemon run of the sources job")
+    lastmod_refresh_days: float = Field(
+        30.0, gt=0, description="re-fetch an article whose lastmod did not change after this long anyway"
+    )
+    max_sitemaps: int = Field(1000, ge=1, description="child sitemaps read from one sitemap index")
+    max_document_bytes: int = Field(
+        50 * 2**20, ge=1024, description="bytes of one sitemap or feed (decompressed)"
+    )
+    respect_robots: bool = Field(True, description="honour robots.txt when fetching article pages")
+    max_crawl_delay_s: float = Field(30.0, ge=0, description="cap on a robots.txt Crawl-delay")
+
+
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     checks: ChecksSettings = ChecksSettings()
@@ -163,6 +223,8 @@ class Settings(_Section):
     monitor: MonitorSettings = MonitorSettings()
     alerts: AlertsSettings = AlertsSettings()
     web: WebSettings = WebSettings()
+    drift: DriftSettings = DriftSettings()
+    sources: SourcesSettings = SourcesSettings()
     articles: list[ArticleEntry] = Field(default_factory=list)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
