@@ -1,0 +1,114 @@
+"""`linkwatch check SOURCE...`: one-shot check of articles, printed and recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from service.cli.app import EXIT_BROKEN, EXIT_OFFLINE, EXIT_OK, app, fail
+from service.cli.common import open_db, parse_date, settings_from_cli
+from service.model import CheckResult
+from service.oneshot import load_articles, run_check
+from service.reports import FORMATS, render
+
+
+@app.command()
+def check(
+    sources: list[str] = typer.Argument(
+        ..., help="Article files (Markdown, HTML) or article URLs."
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json | markdown | html"),
+    resolve: list[str] = typer.Option([], "--resolve", help="Pin HOST:IP (repeatable), like curl."),
+    allow_private: bool = typer.Option(
+        False, "--allow-private", help="Also check private/loopback targets."
+    ),
+    published: str | None = typer.Option(
+        None, "--published", help="The article's publication date (YYYY-MM-DD)."
+    ),
+    source_url: str | None = typer.Option(None, "--source-url", help="The article's original URL."),
+    no_archive: bool = typer.Option(False, "--no-archive", help="Skip Wayback Machine lookups."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    config: Path | None = typer.Option(
+        None, "--config", help="Configuration file (default config/linkwatch.toml)."
+    ),
+) -> None:
+    """Extract, check and archive-look-up every link; print the report; record it.
+
+    Exit codes: 0 nothing broken, 1 some link is broken, 2 bad usage or unreadable input,
+    3 the monitor itself is offline (the links could not be verified).
+    """
+    if fmt not in FORMATS:
+        raise fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    overrides: dict[str, Any] = {}
+    if resolve:
+        overrides["resolve"] = list(resolve)
+    if allow_private:
+        overrides["allow_private"] = True
+    settings = settings_from_cli(config, checks=overrides)
+    pub: date | None = parse_date(published, "--published") if published else None
+
+    articles = asyncio.run(load_articles(sources, settings, published=pub, source_url=source_url))
+    db = open_db(settings)
+    try:
+        with _progress() as on_result:
+            run = asyncio.run(
+                run_check(db, settings, articles, archive=not no_archive, on_result=on_result)
+            )
+    finally:
+        db.dispose()
+
+    text = render(run.report, fmt)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror}") from exc
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    if run.offline:
+        typer.echo(
+            f"linkwatch: the monitor is offline; {run.unverified} links could not be verified",
+            err=True,
+        )
+        raise typer.Exit(EXIT_OFFLINE)
+    raise typer.Exit(EXIT_BROKEN if run.broken else EXIT_OK)
+
+
+class _progress:
+    """A progress bar on stderr while checking, hidden when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self._console = Console(stderr=True)
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self._console.is_terminal:
+            return None
+        self._progress = Progress(
+            TextColumn("checking"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self._console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("links", total=None)
+        return self._advance
+
+    def _advance(self, result: CheckResult) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
