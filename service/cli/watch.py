@@ -54,7 +54,9 @@ async def _add(db: Database, settings: Settings, entry: WatchEntry) -> ArticleRo
 
 @app.command("add")
 def add(  # noqa: PLR0917  (Typer reads the parameters)
-    source: str = typer.Argument(..., help="An article file (Markdown, HTML) or an article URL."),
+    source: str | None = typer.Argument(
+        None, help="An article file (Markdown, HTML), an article URL, or a folder of articles."
+    ),
     published: str | None = typer.Option(
         None, "--published", help="Its publication date (YYYY-MM-DD)."
     ),
@@ -66,12 +68,38 @@ def add(  # noqa: PLR0917  (Typer reads the parameters)
     ),
     tags: list[str] = TAG_OPTION,
     config: Path | None = CONFIG_OPTION,
+    sitemap: str | None = typer.Option(
+        None, "--sitemap", help="Watch a publication: every article of this sitemap (or index)."
+    ),
+    feed: str | None = typer.Option(
+        None, "--feed", help="Watch a publication: every entry of this RSS or Atom feed."
+    ),
+    all_links: bool = typer.Option(
+        False, "--all-links", help="Sources: keep navigation, sidebar and footer links too."
+    ),
+    defer: bool = typer.Option(
+        False, "--defer", help="Sources: only read the listing now; the daemon reads the pages."
+    ),
 ) -> None:
     """Watch an article: read it now, record its links; the daemon checks them on schedule.
 
     Files are re-read when they change; URLs are re-fetched every monitor.article_refresh_h.
-    Adding an article again updates it (and its options).
+    Adding an article again updates it (and its options). A folder, `--sitemap URL` or
+    `--feed URL` watches a whole publication (see `linkwatch sources`).
     """
+    from service.cli.sources import add_source  # publication sources (issue 12)
+
+    if sitemap is not None or feed is not None or (source and Path(source).is_dir()):
+        given = [v for v in (source, sitemap, feed) if v is not None]
+        if len(given) != 1:
+            raise UsageError("give one of SOURCE, --sitemap URL or --feed URL")
+        kind = "sitemap" if sitemap is not None else "feed" if feed is not None else "dir"
+        add_source(
+            kind, given[0], tags=tags or None, all_links=all_links, defer=defer, config=config
+        )
+        return
+    if source is None:
+        raise UsageError("missing SOURCE (an article file or URL, a folder, --sitemap or --feed)")
     if interval is not None and interval <= 0:
         raise UsageError(f"--interval: {interval:g} is not a positive number of hours")
     settings = settings_from_cli(config)

@@ -41,6 +41,13 @@ async def alert_dispatch(ctx: JobContext) -> None:
     await dispatch(ctx.db, ctx.settings, ctx.clock(), worker=ctx.worker)
 
 
+async def _sources(ctx: JobContext) -> None:
+    """Publication sources: due scans of sitemaps, feeds and folders, then due article fetches."""
+    from service.monitor.sources import sources_job
+
+    await sources_job(ctx)
+
+
 def default_jobs(settings: Settings) -> list[PeriodicJob]:
     """The jobs the configuration asks for, in the order they first run."""
     jobs: list[PeriodicJob] = []
@@ -48,6 +55,11 @@ def default_jobs(settings: Settings) -> list[PeriodicJob]:
         jobs.append(PeriodicJob("archive-lookups", archive_lookups))
         if settings.wayback.save_enabled:
             jobs.append(PeriodicJob("archive-saves", archive_saves, every_s=60.0))
+    jobs.append(PeriodicJob("sources", _sources))  # sitemaps, feeds, folders (issue 12)
+    if settings.drift.enabled and settings.wayback.enabled:
+        from service.drift.job import DRIFT_JOB_EVERY_S, drift_job
+
+        jobs.append(PeriodicJob("drift", drift_job, every_s=DRIFT_JOB_EVERY_S))
     if settings.alerts.channels:
         jobs.append(PeriodicJob("alerts", alert_dispatch))
     return jobs

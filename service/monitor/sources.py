@@ -23,16 +23,20 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import sqlalchemy as sa
-import tldextract
 from sqlmodel import Session
 
-from service.articles.discover import DiscoveredEntry, DiscoveryError, Listing, parse_listing
+from service.articles.discover import (
+    DiscoveredEntry,
+    DiscoveryError,
+    Listing,
+    parse_listing,
+    registrable_domain,
+)
 from service.articles.extract import parse_article
 from service.articles.maincontent import restrict_to_body
 from service.articles.robots import RobotsRules, robots_for_status, robots_url
@@ -57,18 +61,10 @@ ARTICLE_MAX_BYTES = 10 * 2**20
 WRITE_BATCH = 200  # articles recorded per transaction
 RETRY_FAILED = timedelta(hours=1)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 class SourceError(LinkwatchError):
     """A source cannot be read (its listing is unreachable or not a sitemap/feed/folder)."""
-
-
-@lru_cache(maxsize=65536)
-def registrable_domain(host: str) -> str:
-    """'www.news.example.co.uk' -> 'example.co.uk' (offline Public Suffix List snapshot)."""
-    parts = _EXTRACT(host)
-    return parts.top_domain_under_public_suffix or host.lower()
 
 
 @dataclass

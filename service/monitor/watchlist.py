@@ -249,6 +249,8 @@ async def refresh_articles(
     warned = warned if warned is not None else set()
     for row in await asyncio.to_thread(_list, db):
         assert row.id is not None
+        if row.source_id is not None:
+            continue  # a publication source's article: refreshed by service.monitor.sources
         entry = WatchEntry(source=row.location, published=row.published, source_url=row.source_url)
         try:
             if _is_url(row.location):

@@ -48,6 +48,10 @@ class ArticleRow(SQLModel, table=True):
     last_modified: str | None = None
     content_hash: str | None = None
     active: bool = True
+    # Publication sources (migration 0003): the source that discovered it (None: added by hand)
+    # and the `lastmod` its listing gave when it was last scheduled for a fetch.
+    source_id: int | None = Field(default=None, foreign_key="sources.id", index=True)
+    lastmod: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class LinkRow(SQLModel, table=True):
@@ -249,3 +253,46 @@ ALL_TABLES = (
     WorkerRow,
     MonitorStateRow,
 )
+
+
+class DriftRow(SQLModel, table=True):
+    """One comparison of a live page with its citation capture (content drift, issue 11).
+
+    verdict: same | drifted | replaced, or error (no verdict: the capture or the live page could
+    not be fetched or read; retried later). The newest row of a link also serves as the claim of
+    a running comparison (verdict error, error "in progress") so replicas never compare twice.
+    """
+
+    __tablename__ = "drift_checks"
+    __table_args__ = (Index("ix_drift_checks_link_time", "link_id", "checked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="links.id")
+    checked_at: datetime | None = _dt(nullable=False)
+    capture_timestamp: datetime | None = _dt()  # the citation capture compared with
+    verdict: str = Field(max_length=16)
+    cosine: float | None = None  # TF-IDF cosine similarity of the main texts
+    containment: float | None = None  # share of the capture's 4-word shingles in the live page
+    title_similarity: float | None = None
+    word_count_capture: int | None = None
+    word_count_live: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class SourceRow(SQLModel, table=True):
+    """A publication source (migration 0003): a sitemap or sitemap index, an RSS/Atom feed, or
+    a folder of Markdown/HTML files. Its articles carry its id (`ArticleRow.source_id`)."""
+
+    __tablename__ = "sources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # sitemap | feed | dir
+    location: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    tags: str = ""  # comma-separated, given to its articles
+    all_links: bool = False  # keep the navigation/footer links of fetched pages
+    added_at: datetime | None = _dt()
+    last_scan_at: datetime | None = _dt()
+    next_scan_at: datetime | None = _dt(index=True)
+    etag: str | None = Field(default=None, sa_column=Column(Text))
+    last_modified: str | None = Field(default=None, sa_column=Column(Text))
+    active: bool = True
