@@ -8,6 +8,9 @@ import pytest
 
 import service.cli  # noqa: F401  (registers every command)
 from service.cli.app import run
+from service.store.db import head_revision
+
+HEAD = head_revision()
 
 
 @pytest.fixture(autouse=True)
@@ -24,11 +27,11 @@ def test_db_upgrade_prints_the_revision_reached(
     assert "revision none (empty database" in capsys.readouterr().out
     assert run(["db", "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert out.strip().endswith("schema at revision 0001 (head)")
+    assert out.strip().endswith(f"schema at revision {HEAD} (head)")
     assert run(["db", "upgrade"]) == 0  # idempotent
-    assert "0001 (head)" in capsys.readouterr().out
+    assert f"{HEAD} (head)" in capsys.readouterr().out
     assert run(["db", "current"]) == 0
-    assert capsys.readouterr().out.strip().endswith("schema at revision 0001 (head)")
+    assert capsys.readouterr().out.strip().endswith(f"schema at revision {HEAD} (head)")
 
 
 def test_db_upgrade_uses_the_default_sqlite_file(
@@ -37,7 +40,9 @@ def test_db_upgrade_uses_the_default_sqlite_file(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("LINKWATCH_DATABASE__URL", raising=False)
     assert run(["db", "upgrade"]) == 0
-    assert "sqlite:///data/linkwatch.db: schema at revision 0001 (head)" in capsys.readouterr().out
+    assert (
+        f"sqlite:///data/linkwatch.db: schema at revision {HEAD} (head)" in capsys.readouterr().out
+    )
     assert (tmp_path / "data" / "linkwatch.db").is_file()
 
 

@@ -17,7 +17,7 @@ from sqlmodel import SQLModel, select
 
 import service.store.tables  # noqa: F401
 from service.errors import StoreError
-from service.store.db import Database, alembic_config, head_revision, open_database
+from service.store.db import MIGRATIONS_DIR, Database, alembic_config, head_revision, open_database
 from service.store.tables import ArticleRow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,14 +29,22 @@ def schema_diff(db: Database) -> list[object]:
         return list(compare_metadata(context, SQLModel.metadata))
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0001"
+def _numbered_revisions() -> list[str]:
+    names = sorted((MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return [n.name[:4] for n in names]
+
+
+HEAD = _numbered_revisions()[-1]
+
+
+def test_head_is_the_highest_numbered_migration() -> None:
+    assert head_revision() == HEAD
 
 
 def test_migrated_schema_equals_the_models(db_url: str) -> None:
     db = open_database(db_url)
     try:
-        assert db.current_revision() == "0001"
+        assert db.current_revision() == HEAD
         assert schema_diff(db) == []
         tables = set(sa.inspect(db.engine).get_table_names())
         assert tables == set(SQLModel.metadata.tables) | {"alembic_version"}
@@ -63,14 +71,14 @@ def test_upgrade_is_idempotent_and_keeps_data(db_url: str) -> None:
             s.add(ArticleRow(location="a.md"))
         db.upgrade()
         db.upgrade()
-        assert db.current_revision() == "0001"
+        assert db.current_revision() == HEAD
         with db.session() as s:
             assert [a.location for a in s.exec(select(ArticleRow))] == ["a.md"]
     finally:
         db.dispose()
     again = open_database(db_url)  # a restart: upgrade on start is a no-op
     try:
-        assert again.current_revision() == "0001"
+        assert again.current_revision() == HEAD
     finally:
         again.dispose()
 
@@ -98,7 +106,7 @@ def test_concurrent_upgrades_do_not_collide(db_url: str) -> None:
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     db = Database(db_url)
     try:
-        assert db.current_revision() == "0001"
+        assert db.current_revision() == HEAD
         assert schema_diff(db) == []
     finally:
         db.dispose()
@@ -123,7 +131,7 @@ def test_upgrades_from_threads_of_one_process(db_url: str) -> None:
         t.join(60)
     try:
         assert errors == []
-        assert {db.current_revision() for db in databases} == {"0001"}
+        assert {db.current_revision() for db in databases} == {HEAD}
     finally:
         for db in databases:
             db.dispose()
@@ -148,5 +156,5 @@ def test_a_schema_newer_than_the_code_is_refused(db_url: str) -> None:
     with db.engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
     db.dispose()
-    with pytest.raises(StoreError, match=r"revision 9999, newer than this linkwatch.*head 0001"):
+    with pytest.raises(StoreError, match=rf"revision 9999, newer than this linkwatch.*head {HEAD}"):
         open_database(db_url)
