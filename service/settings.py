@@ -1,4 +1,4 @@
-"""One typed settings object: config/linkwatch.toml, overridden by LINKWATCH_* environment variables.
+"""One typed settings object: config/linkwatch.toml, overridden by LINKWATCH_* environment vars.
 
 Nested keys use a double underscore in the environment (`LINKWATCH_CHECKS__TIMEOUT_S=5`).
 Secrets may be given as `<key>_file` (TOML) or `LINKWATCH_<SECTION>__<KEY>_FILE` (environment):
@@ -47,23 +47,36 @@ class DatabaseSettings(_Section):
 
 
 class ChecksSettings(_Section):
-    timeout_s: float = Field(20.0, gt=0, description="total deadline of one check, all hops and retries")
+    timeout_s: float = Field(
+        20.0, gt=0, description="total deadline of one check, all hops and retries"
+    )
     connect_timeout_s: float = Field(10.0, gt=0)
-    max_body_bytes: int = Field(256 * 1024, ge=1024, description="body bytes read per response (decompressed)")
+    max_body_bytes: int = Field(
+        256 * 1024, ge=1024, description="body bytes read per response (decompressed)"
+    )
     max_redirects: int = Field(10, ge=0, le=50)
     concurrency: int = Field(128, ge=1, description="checks in flight at once, all hosts")
     per_host_concurrency: int = Field(2, ge=1)
-    per_host_interval_s: float = Field(1.0, ge=0, description="minimum gap between requests to one host (daemon)")
+    per_host_interval_s: float = Field(
+        1.0, ge=0, description="minimum gap between requests to one host (daemon)"
+    )
     oneshot_interval_s: float = Field(0.0, ge=0, description="the same for `linkwatch check`")
-    retries: int = Field(2, ge=0, le=10, description="retries of transient outcomes inside one check")
+    retries: int = Field(
+        2, ge=0, le=10, description="retries of transient outcomes inside one check"
+    )
     retry_backoff_s: float = Field(1.0, ge=0)
     retry_after_cap_s: float = Field(60.0, ge=0)
     allow_private: bool = False
-    resolve: list[str] = Field(default_factory=list, description="HOST:IP pins, like curl --resolve")
+    resolve: list[str] = Field(
+        default_factory=list, description="HOST:IP pins, like curl --resolve"
+    )
     user_agent: str | None = None
     user_agents: dict[str, str] = Field(default_factory=dict, description="per-host User-Agent")
     check_fragments: bool = False
     soft404_probe: bool = True
+    soft404_cache_s: float = Field(
+        3600.0, ge=0, description="reuse a soft-404 probe answer per host and directory this long"
+    )
     canaries: list[str] = Field(
         default_factory=lambda: [
             "https://www.wikipedia.org/",
@@ -87,8 +100,12 @@ class WaybackSettings(_Section):
     cdx_per_minute: int = Field(24, ge=1)
     save_per_minute: int = Field(6, ge=1)
     refresh_days: float = Field(30.0, gt=0)
-    retry_minutes: float = Field(60.0, gt=0, description="look up again this long after a failed lookup")
-    save_max_age_days: float = Field(365.0, gt=0, description="resubmit alive links whose newest capture is older")
+    retry_minutes: float = Field(
+        60.0, gt=0, description="look up again this long after a failed lookup"
+    )
+    save_max_age_days: float = Field(
+        365.0, gt=0, description="resubmit alive links whose newest capture is older"
+    )
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None
 
@@ -114,17 +131,35 @@ class MonitorSettings(_Section):
     heartbeat_stale_s: float = Field(120.0, gt=0)
 
 
-ALERT_EVENTS = ("broken", "recovered", "moved", "monitor_offline", "monitor_online", "reminder", "drifted")
+ALERT_EVENTS = (
+    "broken",
+    "recovered",
+    "moved",
+    "monitor_offline",
+    "monitor_online",
+    "reminder",
+    "drifted",
+)
 _HHMM = r"(?:[01]?\d|2[0-3]):[0-5]\d"
 
 
 class ChannelSettings(_Section):
     url: SecretStr | None = None  # an Apprise URL; may hold secrets, never logged
     events: list[str] = Field(
-        default_factory=lambda: ["broken", "recovered", "monitor_offline", "monitor_online", "reminder"]
+        default_factory=lambda: [
+            "broken",
+            "recovered",
+            "monitor_offline",
+            "monitor_online",
+            "reminder",
+        ]
     )
-    articles: list[str] = Field(default_factory=list, description="only these article locations (empty: all)")
-    tags: list[str] = Field(default_factory=list, description="only articles with one of these tags")
+    articles: list[str] = Field(
+        default_factory=list, description="only these article locations (empty: all)"
+    )
+    tags: list[str] = Field(
+        default_factory=list, description="only articles with one of these tags"
+    )
     digest: Literal["immediate", "daily"] = "immediate"
     daily_at: str = Field("08:00", pattern=f"^{_HHMM}$", description="UTC time of the daily digest")
 
@@ -133,7 +168,9 @@ class ChannelSettings(_Section):
     def _known_events(cls, v: list[str]) -> list[str]:
         unknown = [e for e in v if e not in ALERT_EVENTS]
         if unknown:
-            raise ValueError(f"unknown event(s) {', '.join(unknown)}; known: {', '.join(ALERT_EVENTS)}")
+            raise ValueError(
+                f"unknown event(s) {', '.join(unknown)}; known: {', '.join(ALERT_EVENTS)}"
+            )
         return v
 
 
@@ -145,7 +182,9 @@ class AlertsSettings(_Section):
     offline_after_s: float = Field(600.0, ge=0)
     reminder_days: float | None = None
     quiet_hours: str | None = Field(
-        None, pattern=f"^{_HHMM}-{_HHMM}$", description="e.g. '22:00-07:00' (UTC): non-urgent messages wait"
+        None,
+        pattern=f"^{_HHMM}-{_HHMM}$",
+        description="e.g. '22:00-07:00' (UTC): non-urgent messages wait",
     )
 
 
@@ -186,9 +225,7 @@ class DriftSettings(_Section):
     same_containment: float = Field(
         0.7, ge=0, le=1, description="... or this share of the capture's 4-word shingles kept"
     )
-    replaced_cosine: float = Field(
-        0.12, ge=0, le=1, description="`replaced` below this cosine ..."
-    )
+    replaced_cosine: float = Field(0.12, ge=0, le=1, description="`replaced` below this cosine ...")
     replaced_word_drop: float = Field(
         0.7, gt=0, le=1, description="... or when the word count fell by more than this fraction"
     )
@@ -203,10 +240,16 @@ class DriftSettings(_Section):
 class SourcesSettings(_Section):
     """Publication sources (sitemaps, feeds, folders): `linkwatch add --sitemap|--feed|DIR`."""
 
-    scan_interval_h: float = Field(6.0, gt=0, description="re-read each sitemap, feed and folder this often")
-    fetch_batch: int = Field(500, ge=1, description="article pages fetched per daemon run of the sources job")
+    scan_interval_h: float = Field(
+        6.0, gt=0, description="re-read each sitemap, feed and folder this often"
+    )
+    fetch_batch: int = Field(
+        500, ge=1, description="article pages fetched per daemon run of the sources job"
+    )
     lastmod_refresh_days: float = Field(
-        30.0, gt=0, description="re-fetch an article whose lastmod did not change after this long anyway"
+        30.0,
+        gt=0,
+        description="re-fetch an article whose lastmod did not change after this long anyway",
     )
     max_sitemaps: int = Field(1000, ge=1, description="child sitemaps read from one sitemap index")
     max_document_bytes: int = Field(

@@ -61,10 +61,14 @@ class LinkRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(sa_column=Column(Text, nullable=False))
-    url_hash: str = Field(unique=True, max_length=64)  # sha256 hex of url (long URLs can't be indexed)
+    url_hash: str = Field(
+        unique=True, max_length=64
+    )  # sha256 hex of url (long URLs can't be indexed)
     host: str = Field(index=True, max_length=255)
     first_seen_at: datetime | None = _dt()
-    citation_date: date | None = None  # earliest published date of a citing article, else first seen
+    citation_date: date | None = (
+        None  # earliest published date of a citing article, else first seen
+    )
     health: str = Field(default="unchecked", index=True, max_length=20)
     health_since: datetime | None = _dt()
     dead_streak: int = 0
@@ -113,7 +117,9 @@ class CheckRow(SQLModel, table=True):
     outcome: str = Field(max_length=32)
     http_status: int | None = None
     final_url: str | None = Field(default=None, sa_column=Column(Text))
-    redirect_chain: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of hops
+    redirect_chain: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False)
+    )  # JSON list of hops
     latency_ms: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text))
     warnings: str | None = Field(default=None, sa_column=Column(Text))  # JSON list
@@ -158,7 +164,9 @@ class SaveRequestRow(SQLModel, table=True):
     link_id: int = Field(foreign_key="links.id", index=True)
     submitted_at: datetime | None = _dt()
     job_id: str | None = Field(default=None, max_length=128)
-    state: str = Field(default="queued", max_length=20)  # queued|pending|success|error|not_archivable
+    state: str = Field(
+        default="queued", max_length=20
+    )  # queued|pending|success|error|not_archivable
     error: str | None = Field(default=None, sa_column=Column(Text))
     attempts: int = 0
     next_attempt_at: datetime | None = _dt(index=True)
