@@ -11,9 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from aiohttp.abc import AbstractResolver
+
 from service.archive.lookup import ArchiveClient
 from service.archive.sweep import refresh_archives
 from service.articles.sources import fetch_article, is_url, read_article_file
+from service.checks.canary import monitor_is_offline, offline_results
 from service.checks.checker import Checker
 from service.checks.client import build_client
 from service.errors import InputError
@@ -92,7 +95,14 @@ async def run_check(
     archive: bool = True,
     on_result: Callable[[CheckResult], None] | None = None,
     clock: Clock = utcnow,
+    resolver: AbstractResolver | None = None,
 ) -> CheckRun:
+    """Check every http link of `articles` once, record the results, build the report.
+
+    When the run's failures look like the monitor's own (see service.checks.canary) and the
+    canaries (`checks.canaries`) fail too, the network failures are recorded as `offline`.
+    `resolver` replaces the system's name resolution (tests).
+    """
     started = clock()
     with db.session() as session:
         rows = [repo.sync_article(session, a, started) for a in articles]
@@ -101,24 +111,34 @@ async def run_check(
     urls = sorted(
         {o.url for a in articles for o in a.occurrences if o.kind is LinkKind.HTTP and o.url}
     )
+    fragments: dict[str, set[str]] = {}
+    for a in articles:
+        for o in a.occurrences:
+            if o.kind is LinkKind.HTTP and o.url and o.fragment:
+                fragments.setdefault(o.url, set()).add(o.fragment)
 
-    async def _checks() -> dict[str, CheckResult]:
+    async def _checks() -> tuple[dict[str, CheckResult], bool]:
         async with Checker(
-            settings.checks, per_host_interval_s=settings.checks.oneshot_interval_s, clock=clock
+            settings.checks,
+            per_host_interval_s=settings.checks.oneshot_interval_s,
+            clock=clock,
+            resolver=resolver,
         ) as checker:
-            return await checker.check_many(urls, on_result=on_result)
+            found = await checker.check_many(urls, on_result=on_result, fragments=fragments)
+            # The monitor's own connectivity, through the same client (service.checks.canary).
+            down = await monitor_is_offline(checker, settings.checks.canaries, found)
+            return found, down
 
     archive_task: asyncio.Task[dict[str, ArchiveInfo]] | None = None
     if archive and settings.wayback.enabled and urls:
         archive_task = asyncio.create_task(_refresh_archives(db, settings, urls, started))
     try:
-        results = await _checks()
+        results, offline = await _checks()
     finally:
         archive_infos = await archive_task if archive_task is not None else {}
 
-    offline = _monitor_offline(results)
     if offline:
-        results = {u: _as_offline(r) for u, r in results.items()}
+        results = offline_results(results)
 
     rule = death_rule(settings)
     with db.session() as session:
@@ -151,15 +171,3 @@ async def _refresh_archives(
             db.session, client, now=now, urls=urls, deadline_s=settings.wayback.timeout_s * 3
         )
 
-
-def _monitor_offline(results: dict[str, CheckResult]) -> bool:
-    """Issue 3 replaces this with the canary check; until then nothing is declared offline."""
-    return False
-
-
-def _as_offline(result: CheckResult) -> CheckResult:
-    from dataclasses import replace
-
-    if result.outcome.signal.value in {"dead", "transient"} and result.http_status is None:
-        return replace(result, outcome=Outcome.OFFLINE)
-    return result

@@ -1,17 +1,26 @@
 """The HTTP checker: one check = HEAD (then GET if needed), redirects hop by hop, one deadline.
 
 Network problems never raise: every failure becomes an `Observation` with an `ErrorKind`, which
-`classify` turns into an `Outcome`. Seams for later policies: `observe` (what was seen, body
-included), `HostLimiter` (per-host politeness, `hold` for Retry-After/backoff), `_needs_get`.
+`classify` turns into an `Outcome`. Within the check's deadline (docs/verdicts.md):
+
+- transient outcomes are retried (`retry.py`: 2 retries, 1 s doubling, Retry-After honoured);
+- every request waits for its host's turn (`limits.HostLimiter`: concurrency, interval,
+  Retry-After and 429/5xx backoff holding the whole host, one request per URL at a time);
+- a 2xx on a deep URL is compared with a random sibling (`soft404.py`; probe answers cached
+  per host and directory, one probe in flight per key);
+- with `checks.check_fragments`, the `#anchors` asked for are looked up in the HTML
+  (`fragments.py`): a missing one is a warning, never death.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import random
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -19,14 +28,18 @@ from types import TracebackType
 import httpx
 from aiohttp.abc import AbstractResolver
 
+from service.checks import soft404
 from service.checks.body import extract_title, read_bounded
+from service.checks.challenge import is_challenge
 from service.checks.classify import REDIRECTS, Observation, classify, describe
 from service.checks.client import build_client
 from service.checks.errors import ErrorKind, failure_of
+from service.checks.fragments import fragment_warning, missing_fragments
 from service.checks.guard import check_literal
 from service.checks.headers import parse_retry_after
 from service.checks.limits import HostLimiter
-from service.model import CheckResult, Hop
+from service.checks.retry import RetryPolicy
+from service.model import CheckResult, Hop, Outcome
 from service.settings import ChecksSettings
 
 Clock = Callable[[], datetime]
@@ -49,7 +62,14 @@ class _Attempt:
     hops: list[Hop] = field(default_factory=list)
     waited_s: float = 0.0
     last_url: str | None = None
+    best: Observation | None = None  # the most complete answer so far (kept on a late timeout)
     _remaining: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (None: no deadline)."""
+        if self.scope is None or (when := self.scope.when()) is None:
+            return self._remaining
+        return when - asyncio.get_running_loop().time()
 
     def pause(self) -> None:
         """Stop the deadline clock: queueing for a host's turn is not part of the check."""
@@ -76,6 +96,8 @@ class Checker:
       `settings.per_host_interval_s` (the daemon's); `linkwatch check` passes
       `settings.oneshot_interval_s`.
     - `head_first`: HEAD, then GET when HEAD fails; False sends GET directly (reads the body).
+    - `rng`: the random source of soft-404 probe URLs; `monotonic`: the probe cache's clock.
+    - `soft404_probe`: override `settings.soft404_probe` (the random-sibling probe).
     """
 
     def __init__(
@@ -88,22 +110,38 @@ class Checker:
         per_host_interval_s: float | None = None,
         verify: ssl.SSLContext | bool = True,
         head_first: bool = True,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        soft404_probe: bool | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.head_first = head_first
+        self.rng = rng or random.Random()
+        self.probe_enabled = settings.soft404_probe if soft404_probe is None else soft404_probe
+        self.probe_cache = soft404.ProbeCache(settings.soft404_cache_s, clock=monotonic)
+        self._probes: dict[str, asyncio.Task[soft404.PageSeen]] = {}
+        self.retry = RetryPolicy.from_settings(settings)
         self._owns_client = client is None
-        self.client = (
-            client
-            if client is not None
-            else build_client(settings, resolver=resolver, verify=verify)
-        )
         interval = (
             settings.per_host_interval_s if per_host_interval_s is None else per_host_interval_s
         )
-        self.limiter = HostLimiter(settings.per_host_concurrency, interval)
+        self.limiter = HostLimiter(
+            settings.per_host_concurrency,
+            interval,
+            backoff_s=settings.retry_backoff_s,
+            backoff_cap_s=settings.retry_after_cap_s,
+        )
+        self.client = (
+            client
+            if client is not None
+            else build_client(settings, resolver=resolver, verify=verify, on_sent=self._sent)
+        )
         self._global = asyncio.Semaphore(settings.concurrency)
         self._inflight: dict[str, asyncio.Future[CheckResult]] = {}
+
+    def _sent(self, host: str) -> None:
+        self.limiter.sent(host)
 
     async def __aenter__(self) -> Checker:
         return self
@@ -117,13 +155,21 @@ class Checker:
         await self.aclose()
 
     async def aclose(self) -> None:
+        probes = [t for t in self._probes.values() if not t.done()]
+        for task in probes:
+            task.cancel()
+        if probes:
+            await asyncio.gather(*probes, return_exceptions=True)
         if self._owns_client:
             await self.client.aclose()
 
     # -- public API ---------------------------------------------------------------------------
 
-    async def check(self, url: str) -> CheckResult:
-        """Check one URL. Concurrent calls for the same URL share one check."""
+    async def check(self, url: str, fragments: Sequence[str] = ()) -> CheckResult:
+        """Check one URL. Concurrent calls for the same URL share one check.
+
+        `fragments` (`"#usage"`, ...) are looked up in the page when `check_fragments` is on.
+        """
         running = self._inflight.get(url)
         if running is not None:
             return await asyncio.shield(running)
@@ -131,7 +177,7 @@ class Checker:
         self._inflight[url] = future
         try:
             async with self._global:
-                result = await self._check(url)
+                result = await self._check(url, fragments)
             future.set_result(result)
             return result
         except asyncio.CancelledError:
@@ -148,13 +194,19 @@ class Checker:
         self,
         urls: Iterable[str],
         on_result: Callable[[CheckResult], None] | None = None,
+        fragments: Mapping[str, Iterable[str]] | None = None,
     ) -> dict[str, CheckResult]:
         """Check each distinct URL once, hosts interleaved; `on_result` as each one finishes.
 
+        `fragments` maps a URL to the `#anchors` its occurrences ask for (see `check`).
         Returns the results keyed by URL, in the order the URLs were first given.
         """
         distinct = list(OrderedDict.fromkeys(urls))
-        tasks = [asyncio.create_task(self.check(u)) for u in _interleave_hosts(distinct)]
+        wanted = fragments or {}
+        tasks = [
+            asyncio.create_task(self.check(u, tuple(wanted.get(u, ()))))
+            for u in _interleave_hosts(distinct)
+        ]
         results: dict[str, CheckResult] = {}
         try:
             for next_done in asyncio.as_completed(tasks):
@@ -168,36 +220,137 @@ class Checker:
             await asyncio.gather(*tasks, return_exceptions=True)
         return {u: results[u] for u in distinct}
 
-    async def observe(self, url: str) -> Observation:
-        """What one check of `url` sees (no classification), within the deadline."""
+    async def observe(self, url: str, *, want_body: bool = False) -> Observation:
+        """What one check of `url` sees (no classification), within the deadline.
+
+        Transient answers are retried; a 2xx on a deep URL is probed for a soft-404 (the
+        verdict in `Observation.probe`). `want_body` sends GET first (reads the body).
+        An answer seen before the deadline expired is kept over a late timeout.
+        """
         attempt = _Attempt()
         started = time.perf_counter()
         timeout_s = self.settings.timeout_s
+        first = "GET" if want_body or not self.head_first else "HEAD"
         try:
             async with asyncio.timeout(timeout_s) as scope:
                 attempt.scope = scope
-                first = "HEAD" if self.head_first else "GET"
-                obs = await self._follow(url, first, attempt)
-                if first == "HEAD" and _needs_get(obs):
-                    attempt.hops.clear()
-                    obs = await self._follow(url, "GET", attempt)
+                await self._observe_retrying(url, first, attempt)
+                if attempt.best is not None and self._should_probe(attempt.best):
+                    await self._judge_soft404(attempt)
         except TimeoutError:
-            obs = Observation(
-                url=url,
-                final_url=attempt.last_url,
-                hops=tuple(attempt.hops),
-                error=ErrorKind.TIMEOUT,
-                error_detail=f"no complete answer within {timeout_s:g} s",
-            )
+            if attempt.best is None:
+                attempt.best = Observation(
+                    url=url,
+                    final_url=attempt.last_url,
+                    hops=tuple(attempt.hops),
+                    error=ErrorKind.TIMEOUT,
+                    error_detail=f"no complete answer within {timeout_s:g} s",
+                )
         elapsed = time.perf_counter() - started - attempt.waited_s
-        return _with_latency(obs, elapsed)
+        assert attempt.best is not None  # set by every path above
+        return _with_latency(attempt.best, elapsed)
 
     # -- one check ----------------------------------------------------------------------------
 
-    async def _check(self, url: str) -> CheckResult:
+    async def _observe_retrying(self, url: str, first: str, attempt: _Attempt) -> None:
+        """One attempt (HEAD, then GET if needed), again while the retry policy says so."""
+        attempts = 0
+        method = first
+        while True:
+            attempt.hops.clear()
+            obs = await self._follow(url, method, attempt)
+            if method == "HEAD" and _needs_get(obs):
+                attempt.hops.clear()
+                method = "GET"  # retries go straight to GET too
+                obs = await self._follow(url, method, attempt)
+            attempt.best = obs
+            attempts += 1
+            pause = self.retry.delay(
+                attempts, classify(obs), obs.retry_after_s, attempt.remaining()
+            )
+            if pause is None:
+                return
+            await asyncio.sleep(pause)
+
+    def _should_probe(self, obs: Observation) -> bool:
+        if not self.probe_enabled or obs.error is not None or obs.status is None:
+            return False
+        if not 200 <= obs.status < 300 or classify(obs) not in {Outcome.OK, Outcome.MOVED}:
+            return False
+        cheap = soft404.cheap_verdict(obs.url, obs.final_url, obs.title, obs.body)
+        return cheap is soft404.Verdict.UNKNOWN and bool(soft404.probe_urls(obs.url, self.rng))
+
+    async def _judge_soft404(self, attempt: _Attempt) -> None:
+        """Compare the link's 2xx answer with its random-sibling probes; set `probe`."""
+        link = attempt.best
+        assert link is not None
+        verdicts: list[soft404.Verdict] = []
+        for probe in soft404.probe_urls(link.url, self.rng):
+            seen = await self._probe(probe, attempt)
+            verdict = soft404.judge_probe(_seen(link), seen)
+            if verdict is soft404.Verdict.UNKNOWN and _is_2xx(seen.status) and link.method != "GET":
+                # The probe answered 2xx elsewhere: the bodies decide, so read the link's.
+                attempt.hops.clear()
+                got = await self._follow(link.url, "GET", attempt)
+                if got.error is not None or not _is_2xx(got.status):
+                    break
+                link = attempt.best = got
+                if classify(got) not in {Outcome.OK, Outcome.MOVED}:
+                    return  # the body itself tells (error title, challenge...)
+                verdict = soft404.judge_probe(_seen(link), seen)
+            if verdict is soft404.Verdict.SOFT_404:
+                attempt.best = replace(link, probe=verdict.value)
+                return
+            verdicts.append(verdict)
+        alive = bool(verdicts) and all(v is soft404.Verdict.ALIVE for v in verdicts)
+        attempt.best = replace(
+            link, probe=(soft404.Verdict.ALIVE if alive else soft404.Verdict.UNKNOWN).value
+        )
+
+    async def _probe(self, probe: soft404.Probe, attempt: _Attempt) -> soft404.PageSeen:
+        """The (cached) answer to a probe; one probe in flight per cache key."""
+        cached = self.probe_cache.get(probe.key)
+        if cached is not None:
+            return cached
+        task = self._probes.get(probe.key)
+        if task is None or task.done():
+            task = asyncio.create_task(self._run_probe(probe))
+            self._probes[probe.key] = task
+            task.add_done_callback(functools.partial(self._forget_probe, probe.key))
+        attempt.pause()  # the probe has its own deadline; waiting for it is not the link's time
+        started = time.monotonic()
+        try:
+            return await asyncio.shield(task)
+        finally:
+            attempt.resume(time.monotonic() - started)
+
+    def _forget_probe(self, key: str, task: asyncio.Task[soft404.PageSeen]) -> None:
+        if self._probes.get(key) is task:
+            del self._probes[key]
+
+    async def _run_probe(self, probe: soft404.Probe) -> soft404.PageSeen:
+        sub = _Attempt()
+        try:
+            async with asyncio.timeout(self.settings.timeout_s) as scope:
+                sub.scope = scope
+                obs = await self._follow(probe.url, "GET", sub)
+        except TimeoutError:
+            return soft404.PageSeen(None, None)
+        seen = soft404.PageSeen.of(
+            obs.status, obs.final_url, obs.body if _is_2xx(obs.status) else None
+        )
+        if obs.error is None and obs.status is not None and obs.status not in {429, 503}:
+            self.probe_cache.put(probe.key, seen)
+        return seen
+
+    async def _check(self, url: str, fragments: Sequence[str] = ()) -> CheckResult:
         checked_at = self.clock()
-        obs = await self.observe(url)
+        wanted = list(fragments) if self.settings.check_fragments else []
+        obs = await self.observe(url, want_body=bool(wanted))
         outcome = classify(obs)
+        warnings: tuple[str, ...] = ()
+        if wanted and outcome in {Outcome.OK, Outcome.MOVED} and obs.method == "GET":
+            warnings = self._fragment_warnings(obs, wanted)
         return CheckResult(
             url=url,
             outcome=outcome,
@@ -209,7 +362,16 @@ class Checker:
             error=describe(obs, outcome),
             retry_after_s=obs.retry_after_s,
             permanent_redirect=obs.permanent_redirect,
+            warnings=warnings,
         )
+
+    def _fragment_warnings(self, obs: Observation, fragments: list[str]) -> tuple[str, ...]:
+        """`fragment #x not found` for each anchor missing from an HTML page read to its end."""
+        if "html" not in (obs.content_type or "") or obs.body_error:
+            return ()
+        if len(obs.body) >= self.settings.max_body_bytes:
+            return ()  # the page was cut at the cap: the anchor may be further down
+        return tuple(fragment_warning(f) for f in missing_fragments(obs.body, fragments))
 
     async def _follow(self, url: str, method: str, attempt: _Attempt) -> Observation:
         """Request `url` and follow redirects hop by hop (each hop guarded and rate-limited)."""
@@ -249,12 +411,21 @@ class Checker:
             try:
                 check_literal(target.host, allow_private=self.settings.allow_private)
                 attempt.pause()
-                async with self.limiter.slot(target.host) as waited:
+                async with self.limiter.slot(target.host, str(target)) as waited:
                     attempt.resume(waited)
                     response = await self.client.send(request, stream=True)
                     try:
                         cookies.extract_cookies(response)
                         status = response.status_code
+                        self.limiter.record(
+                            target.host,
+                            status,
+                            parse_retry_after(
+                                response.headers.get("retry-after"),
+                                self.clock(),
+                                self.settings.retry_after_cap_s,
+                            ),
+                        )
                         if status in REDIRECTS:
                             location = response.headers.get("location")
                             if not location:
@@ -307,6 +478,7 @@ class Checker:
         title = (
             extract_title(body, content_type) if body and "html" in (content_type or "") else None
         )
+        challenge = is_challenge(response.status_code, title, body, response.headers)
         return Observation(
             url=url,
             status=response.status_code,
@@ -320,6 +492,7 @@ class Checker:
             retry_after_s=parse_retry_after(
                 response.headers.get("retry-after"), self.clock(), self.settings.retry_after_cap_s
             ),
+            challenge=challenge,
         )
 
     def _user_agent_for(self, host: str) -> str | None:
@@ -338,7 +511,18 @@ def _needs_get(obs: Observation) -> bool:
     """Whether a HEAD observation should be retried with GET."""
     if obs.error is not None:
         return obs.error in _HEAD_SPECIFIC_ERRORS
+    if obs.retry_after_s is not None:
+        return False  # the server asked us to come back later: not now, not with GET either
     return obs.status is not None and obs.status >= 400 and obs.status != 429
+
+
+def _is_2xx(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
+
+
+def _seen(obs: Observation) -> soft404.PageSeen:
+    """The link's answer for comparison with a probe (its body only if a GET read it)."""
+    return soft404.PageSeen.of(obs.status, obs.final_url, obs.body if obs.method == "GET" else None)
 
 
 def _with_latency(obs: Observation, elapsed_s: float) -> Observation:

@@ -11,15 +11,28 @@ The table, in order (docs/checks.md has it for users):
 - 400, 404, 410 -> not_found; 408 -> timeout; 429 -> rate_limited;
   401, 402, 403, 407, 451, 999 and every other 4xx -> blocked (the server refused *us*);
 - 5xx and anything else -> server_error (a final 3xx only when its redirect was unusable).
+
+Then the verdicts of issue 3 (docs/verdicts.md), which only ever turn an answer that *looks*
+fine, or a wall, into what it really is:
+
+- a challenge page (`challenge.py`: a 403/429/503, or a 2xx, whose body is a JavaScript or
+  CAPTCHA bot wall) -> blocked;
+- a 2xx reached through redirects that end at the site's home or a login page (`roots.py`)
+  -> redirect_to_root;
+- a 2xx whose cheap signals (`soft404.cheap_verdict`) or random-sibling probe
+  (`Observation.probe`, filled by the checker) say "not found" -> soft_404.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from service.checks import roots, soft404
 from service.checks.errors import ErrorKind
+from service.checks.urls import same_page
 from service.model import Hop, Outcome
+
+__all__ = ["Observation", "classify", "classify_status", "describe", "same_page"]
 
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -44,6 +57,8 @@ class Observation:
     body_error: str | None = None  # the body could not be read to the end or decoded
     retry_after_s: float | None = None
     latency_ms: int = 0
+    challenge: bool = False  # the answer is a bot wall / challenge page (challenge.py)
+    probe: str | None = None  # the soft-404 probe's verdict (soft404.Verdict value), if probed
 
     @property
     def redirects(self) -> tuple[Hop, ...]:
@@ -64,38 +79,6 @@ class Observation:
                 break
             target = hop.location
         return target
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _page_key(url: str) -> tuple[str, int | None, str, str]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    host = host.removeprefix("www.")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port == _DEFAULT_PORTS.get(scheme):
-        port = None
-    path = parts.path.rstrip("/")
-    return host, port, path, parts.query
-
-
-def same_page(a: str, b: str) -> bool:
-    """Whether two URLs differ only trivially: http<->https, `www.`, a trailing slash, default port.
-
-    The port is ignored when the scheme changes (an upgrade to https moves to another port).
-    Fragments are ignored; path case and query are significant.
-    """
-    host_a, port_a, path_a, query_a = _page_key(a)
-    host_b, port_b, path_b, query_b = _page_key(b)
-    if (host_a, path_a, query_a) != (host_b, path_b, query_b):
-        return False
-    same_scheme = urlsplit(a).scheme.lower() == urlsplit(b).scheme.lower()
-    return port_a == port_b or not same_scheme
 
 
 _ERROR_OUTCOMES: dict[ErrorKind, Outcome] = {
@@ -136,8 +119,19 @@ def classify(obs: Observation) -> Outcome:
         return _ERROR_OUTCOMES[obs.error]
     if obs.status is None:  # no error and no answer: cannot happen from the checker
         return Outcome.SERVER_ERROR
+    if obs.challenge:
+        return Outcome.BLOCKED
     outcome = classify_status(obs.status)
-    if outcome is Outcome.OK and obs.redirects and not same_page(obs.url, obs.permanent_target):
+    if outcome is not Outcome.OK:
+        return outcome
+    if roots.redirect_to_root(obs.url, obs.final_url, bool(obs.redirects)):
+        return Outcome.REDIRECT_TO_ROOT
+    cheap = soft404.cheap_verdict(obs.url, obs.final_url, obs.title, obs.body)
+    if cheap is soft404.Verdict.SOFT_404:
+        return Outcome.SOFT_404
+    if cheap is not soft404.Verdict.ALIVE and obs.probe == soft404.Verdict.SOFT_404.value:
+        return Outcome.SOFT_404
+    if obs.redirects and not same_page(obs.url, obs.permanent_target):
         return Outcome.MOVED
     return outcome
 
@@ -148,4 +142,19 @@ def describe(obs: Observation, outcome: Outcome) -> str | None:
         return obs.error_detail
     if obs.status is None or outcome in {Outcome.OK, Outcome.MOVED}:
         return None
+    if outcome is Outcome.BLOCKED and obs.challenge:
+        return f"HTTP {obs.status}: a bot challenge page"
+    if outcome is Outcome.REDIRECT_TO_ROOT:
+        return f"redirected to {obs.final_url}"
+    if outcome is Outcome.SOFT_404:
+        return f"HTTP {obs.status}, but {_soft404_reason(obs)}"
     return f"HTTP {obs.status}"
+
+
+def _soft404_reason(obs: Observation) -> str:
+    final = obs.final_url or obs.url
+    if not same_page(obs.url, final) and soft404.not_found_url(final):
+        return f"redirected to the error page {final}"
+    if soft404.error_title(obs.title):
+        return f"the page title says {obs.title!r}"
+    return "the site answers the same page for a made-up address"

@@ -53,11 +53,28 @@ class GuardedTransport(AiohttpTransport):
         return await super().handle_async_request(request)
 
 
+def _sent_trace(on_sent: Callable[[str], None]) -> aiohttp.TraceConfig:
+    """Tell `on_sent(host)` when a request's headers have left (politeness is measured from
+    there: a new connection's set-up time must not shorten the gap the server sees)."""
+
+    async def sent(
+        session: aiohttp.ClientSession,
+        ctx: object,
+        params: aiohttp.TraceRequestHeadersSentParams,
+    ) -> None:
+        on_sent(params.url.host or "")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(sent)
+    return trace
+
+
 def build_client(
     settings: ChecksSettings,
     *,
     resolver: AbstractResolver | None = None,
     verify: ssl.SSLContext | bool = True,
+    on_sent: Callable[[str], None] | None = None,
 ) -> httpx.AsyncClient:
     """The shared client: guarded resolution, pool sized by `concurrency`, no automatic redirects.
 
@@ -66,6 +83,7 @@ def build_client(
     `verify` is True (system trust store), False (no verification) or an SSLContext.
     The aiohttp session is created lazily on the first request, inside the running loop, so
     this function may be called anywhere. Close the client with `await client.aclose()`.
+    `on_sent(host)` is called as each request's headers are sent (the checker's limiter).
     """
     guard = GuardedResolver(
         pins=parse_pins(settings.resolve), allow_private=settings.allow_private, base=resolver
@@ -79,7 +97,8 @@ def build_client(
             ssl=verify,
             ttl_dns_cache=10,
         )
-        return aiohttp.ClientSession(connector=connector, trust_env=False)
+        traces = [_sent_trace(on_sent)] if on_sent is not None else []
+        return aiohttp.ClientSession(connector=connector, trust_env=False, trace_configs=traces)
 
     transport = GuardedTransport(session, allow_private=settings.allow_private)
     timeout = httpx.Timeout(

@@ -1,7 +1,12 @@
 """Per-host politeness: at most N requests in flight per host, and a minimum gap between starts.
 
-Used around every single request (each redirect hop is a request to its own host). `hold` lets
-later policies (Retry-After, backoff after 429/5xx) keep a host quiet for a while.
+Used around every single request (each redirect hop is a request to its own host). `hold` keeps
+a host quiet for a while; `record` applies the politeness rules of issue 3 after each answer:
+
+- a `Retry-After` (429, 503, ...) holds the whole host for that long (capped by the caller);
+- after a 429 or 5xx the host is held for an exponential backoff (base, 2 x base, 4 x base...,
+  capped), reset by the host's next answer that is neither;
+- `slot(host, url)` also makes sure two requests for the same URL never run at once.
 """
 
 from __future__ import annotations
@@ -20,6 +25,12 @@ class _HostState:
     semaphore: asyncio.Semaphore
     next_start: float = 0.0
     users: int = 0
+    failures: int = 0  # consecutive 429/5xx answers (exponential backoff)
+
+
+def backs_off(status: int) -> bool:
+    """Answers after which a host gets an exponential backoff: 429 and 5xx."""
+    return status == 429 or 500 <= status < 600
 
 
 class HostLimiter:
@@ -32,14 +43,19 @@ class HostLimiter:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        backoff_s: float = 1.0,
+        backoff_cap_s: float = 60.0,
     ) -> None:
         if per_host < 1:
             raise ValueError("per_host must be >= 1")
         self.per_host = per_host
         self.interval_s = max(0.0, interval_s)
+        self.backoff_s = max(0.0, backoff_s)
+        self.backoff_cap_s = max(0.0, backoff_cap_s)
         self._monotonic = monotonic
         self._sleep = sleep
         self._hosts: dict[str, _HostState] = {}
+        self._urls: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def _state(self, host: str) -> _HostState:
         state = self._hosts.get(host)
@@ -59,19 +75,69 @@ class HostLimiter:
         state = self._state(host.lower())
         state.next_start = max(state.next_start, self._monotonic() + max(0.0, seconds))
 
+    def record(self, host: str, status: int, retry_after_s: float | None = None) -> float:
+        """Apply the politeness rules after an answer from `host`; the hold imposed (s).
+
+        `retry_after_s` is the answer's parsed (and capped) Retry-After, if any.
+        """
+        state = self._state(host.lower())
+        hold = 0.0
+        if backs_off(status):
+            state.failures += 1
+            exponent = min(state.failures - 1, 30)
+            hold = min(self.backoff_s * float(2**exponent), self.backoff_cap_s)
+        else:
+            state.failures = 0
+        if retry_after_s is not None:
+            hold = max(hold, retry_after_s)
+        if hold > 0:
+            self.hold(host, hold)
+        return hold
+
+    def sent(self, host: str) -> None:
+        """A request to `host` has just been sent: the next one starts an interval later.
+
+        (The interval is first counted from the slot's start; counting it again from the
+        moment the request really left keeps connection set-up out of the gap.)
+        """
+        state = self._hosts.get(host.lower())
+        if state is not None:
+            state.next_start = max(state.next_start, self._monotonic() + self.interval_s)
+
+    def backoff_failures(self, host: str) -> int:
+        state = self._hosts.get(host.lower())
+        return state.failures if state else 0
+
     def quiet_until(self, host: str) -> float:
         """Monotonic time before which no request to `host` starts (0 when unknown)."""
         state = self._hosts.get(host.lower())
         return state.next_start if state else 0.0
 
     @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[float]:
-        """Wait for a turn on `host`; yields the seconds spent waiting."""
+    async def _url_lock(self, url: str | None) -> AsyncIterator[None]:
+        if url is None:
+            yield
+            return
+        lock, users = self._urls.get(url) or (asyncio.Lock(), 0)
+        self._urls[url] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._urls[url]
+            if users <= 1:
+                del self._urls[url]
+            else:
+                self._urls[url] = (lock, users - 1)
+
+    @asynccontextmanager
+    async def slot(self, host: str, url: str | None = None) -> AsyncIterator[float]:
+        """Wait for a turn on `host` (and for `url` to be free); yields the seconds waited."""
         state = self._state(host.lower())
         state.users += 1
         started = self._monotonic()
         try:
-            async with state.semaphore:
+            async with self._url_lock(url), state.semaphore:
                 while (wait := state.next_start - self._monotonic()) > 0:
                     await self._sleep(wait)
                 state.next_start = self._monotonic() + self.interval_s

@@ -47,7 +47,7 @@ class RetryPolicy:
         """
         if attempts > self.retries or outcome not in RETRIED_OUTCOMES:
             return None
-        pause = self.backoff_s * 2 ** (attempts - 1)
+        pause = self.backoff_s * float(2 ** (attempts - 1))
         if retry_after_s is not None:
             pause = max(pause, min(retry_after_s, self.retry_after_cap_s))
         if remaining_s is not None and pause >= remaining_s:

@@ -23,13 +23,18 @@ from urllib.parse import urlsplit
 
 import tldextract
 
-from service.checks.classify import same_page
+from service.checks.urls import same_page
 
 _SPECIAL_SUFFIXES = ("test", "example", "invalid", "localhost", "local")
+# Language codes that sites use as home pages (`/en/`, `/de-at/`).
+_LANGUAGES = (
+    "ar|bg|ca|cs|da|de|el|en|es|et|fa|fi|fr|he|hi|hr|hu|id|it|ja|ko|lt|lv|ms|nb|nl|no|pl|pt|"
+    "ro|ru|sk|sl|sr|sv|th|tr|uk|vi|zh"
+)
 _HOME_PATH = re.compile(
     r"^/?(?:(?:index|default|home)(?:\.(?:html?|php|aspx?|jsp))?"
-    r"|[a-z]{2}(?:[-_][a-zA-Z]{2})?"
-    r"|home|start|welcome)?/?$",
+    rf"|(?:{_LANGUAGES})(?:[-_][a-zA-Z]{{2,4}})?"
+    r"|start|welcome)?/?$",
     re.IGNORECASE,
 )
 _LOGIN_PATH = re.compile(

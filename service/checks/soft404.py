@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from html import unescape
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
-from service.checks.classify import same_page
-from service.checks.roots import is_login_url
+from service.checks.roots import is_deep, is_login_url
+from service.checks.urls import same_page
 
 PROBE_SEGMENT_LETTERS = 25
 SIMILAR = 0.95
@@ -136,11 +136,6 @@ def _random_digits(rng: random.Random, like: str) -> str:
             return digits
 
 
-def is_deep(url: str) -> bool:
-    """Whether a URL names a page below the site's root (only those can be soft-404s)."""
-    return urlsplit(url).path.strip("/") != ""
-
-
 def _split(url: str) -> tuple[str, str, list[str], bool]:
     parts = urlsplit(url)
     origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
@@ -156,10 +151,14 @@ def directory_key(url: str) -> str:
 
 
 def _numeric_index(segments: list[str]) -> int | None:
-    """Index of the last all-digit segment of 3+ digits that is not a year, if any."""
+    """Index of the last all-digit segment of 4+ digits that is not a year, if any.
+
+    Shorter numbers are page numbers or HTTP codes more often than ids, and a random short id
+    too often names another real page.
+    """
     for i in range(len(segments) - 1, -1, -1):
         seg = segments[i]
-        if seg.isdigit() and len(seg) >= 3 and not _YEAR.match(seg):
+        if seg.isdigit() and len(seg) >= 4 and not _YEAR.match(seg):
             return i
     return None
 
@@ -187,7 +186,7 @@ def probe_urls(url: str, rng: random.Random) -> list[Probe]:
     """The probes for a link: the random sibling, plus the numeric-id variant when it applies.
 
     Queries and fragments are dropped; a trailing slash is kept (some sites redirect without).
-    Root URLs get no probe (a home page is never a soft-404).
+    Home pages (`/`, `/index.html`, `/en/`) get no probe: a home page is never a soft-404.
     """
     if not is_deep(url):
         return []
@@ -298,8 +297,3 @@ class ProbeCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def strip_query(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

@@ -34,6 +34,11 @@ def check(
     ),
     source_url: str | None = typer.Option(None, "--source-url", help="The article's original URL."),
     no_archive: bool = typer.Option(False, "--no-archive", help="Skip Wayback Machine lookups."),
+    check_fragments: bool = typer.Option(
+        False,
+        "--check-fragments",
+        help="Warn when a link's #anchor is missing from its page (never counts as broken).",
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     config: Path | None = typer.Option(
         None, "--config", help="Configuration file (default config/linkwatch.toml)."
@@ -51,6 +56,8 @@ def check(
         overrides["resolve"] = list(resolve)
     if allow_private:
         overrides["allow_private"] = True
+    if check_fragments:
+        overrides["check_fragments"] = True
     settings = settings_from_cli(config, checks=overrides)
     pub: date | None = parse_date(published, "--published") if published else None
 

@@ -36,6 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 
+from service.checks.canary import Connectivity, as_offline, needs_canary
 from service.checks.checker import Checker
 from service.errors import StoreError
 from service.model import CheckResult, Health
@@ -203,6 +204,8 @@ class Daemon:
         self._warned_missing: set[str] = set()
         self.last_sweep: SweepStats | None = None
         self.totals = SweepStats()
+        # Issue 3: the monitor's own connectivity (canaries), created with the checker in run().
+        self.connectivity: Connectivity | None = None
 
     # -- public -------------------------------------------------------------------------------
 
@@ -238,6 +241,8 @@ class Daemon:
         code = 0
         checker = self._checker or Checker(self.settings.checks)
         self._checker = checker
+        # Issue 3: canaries through the checker's own client, asked at most once a minute.
+        self.connectivity = Connectivity(checker, self.settings.checks.canaries, ttl_s=60.0)
         try:
             log.info(
                 "linkwatch daemon starting",
@@ -381,6 +386,10 @@ class Daemon:
     async def sweep(self) -> SweepStats:
         """Refresh the watch list, then check every link due now (in batches), recording each."""
         stats = SweepStats()
+        # Issue 3: while the monitor is known to be offline, ask the canaries again before
+        # the sweep (so `monitor_online` fires as soon as they answer).
+        if self.connectivity is not None and self.connectivity.online is False:
+            await self._canary_verdict(force=True)
         await self._guarded("refresh articles", self._refresh_articles)
         batch = self.settings.monitor.batch_size
         tasks: set[asyncio.Task[None]] = set()
@@ -419,6 +428,10 @@ class Daemon:
         try:
             assert self._checker is not None
             result = await self._checker.check(link.url)
+            # Issue 3: a network-level failure may be the monitor's own: if the canaries fail
+            # too, record it as `offline` (moves no health) instead of a dead signal.
+            if needs_canary([result]) and not await self._canary_verdict():
+                result = as_offline(result)
             rec = await self._record(link, result)
             if rec is None:
                 stats.lost += 1
@@ -505,6 +518,24 @@ class Daemon:
                         extra={"fields": {"hook": getattr(hook, "__name__", repr(hook))}},
                     )
             return rec
+
+    async def _canary_verdict(self, *, force: bool = False) -> bool:
+        """Issue 3: whether the monitor is online (canaries; cached), recording a fresh verdict
+        through service.alerts so `monitor_offline` / `monitor_online` alerts fire."""
+        if self.connectivity is None or not self.connectivity.enabled:
+            return True
+        online, fresh = await self.connectivity.status(force=force)
+        if fresh:
+            await self._guarded(
+                "record connectivity", lambda: self._db(self._connectivity_sync, online)
+            )
+        return online
+
+    def _connectivity_sync(self, online: bool) -> None:
+        from service.alerts import record_monitor_connectivity
+
+        with self.db.session() as session:
+            record_monitor_connectivity(session, online, self.clock(), self.settings)
 
     # -- database calls -----------------------------------------------------------------------
 
@@ -727,7 +758,18 @@ async def serve(
                 loop.add_signal_handler(sig, daemon.request_stop)
             if stop.is_set():
                 return 0
-            return await daemon.run(once=once)
+            # Issue 7: with web.enabled the daemon also serves the dashboard (not with --once),
+            # bound before the first sweep and stopped with the daemon (see service.web.server).
+            web = None
+            if settings.web.enabled and not once:
+                from service.web.server import start_dashboard, stop_dashboard
+
+                web = start_dashboard(db, settings, stop)
+            try:
+                return await daemon.run(once=once)
+            finally:
+                if web is not None:
+                    await stop_dashboard(web, stop)
         finally:
             db.dispose()
     finally:

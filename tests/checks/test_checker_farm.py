@@ -190,7 +190,10 @@ async def test_tls_self_signed_is_tls_error_and_trusted_ca_works(farm: LinkFarm)
 
 
 async def test_headers_sent(farm: LinkFarm) -> None:
-    settings = make_settings(farm, user_agents={"other.test": "special-agent/1"})
+    # No soft-404 probe here: exactly the two link requests are compared.
+    settings = make_settings(
+        farm, user_agents={"other.test": "special-agent/1"}, soft404_probe=False
+    )
     async with Checker(settings) as checker:
         await checker.check(farm.url("/ok"))
         await checker.check(farm.url("/ok", host="other.test"))

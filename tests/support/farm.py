@@ -19,7 +19,8 @@ www.other.test -> ips[1]; third.test -> ips[2]; secure.test and wrong.test -> ip
 server listens on every farm IP at one port; the TLS server (certificate from a throwaway CA
 for every name but wrong.test) at another port. Special servers: `refused_url` (a bound port
 nobody listens on), `garbage_url` (answers bytes that are not HTTP), `drip_headers_url` (the
-status line, one byte at a time, forever), `hang_url` (accepts, never answers).
+status line, one byte at a time, forever), `hang_url` (accepts, never answers),
+`huge_headers_url` (a 1 MiB header line), `endless_headers_url` (header lines forever).
 
 Paths (GET unless said; HEAD answers like GET unless said):
   /ok, /                      200 small HTML page with a <title>
@@ -53,6 +54,9 @@ Paths (GET unless said; HEAD answers like GET unless said):
 
 Add behaviours with `farm.add("/path", handler)` (exact) or `farm.add("/prefix/", handler)`
 (every path under the prefix); a handler is `async (request, farm) -> web.StreamResponse`.
+`farm.add_host("site.test", handler)` pins a new name to the farm and sends every request for
+that name to `handler` (whole sites: tests/verdicts/zoo.py); call it before the farm starts
+for the name to be in the TLS certificate.
 Every request is logged (`farm.requests`, `farm.count`), with per-host concurrency high-water
 marks (`farm.max_concurrency`) and the smallest gap between request starts (`farm.min_gap`).
 """
@@ -152,8 +156,12 @@ async def h_redirect(request: web.Request, farm: LinkFarm) -> web.StreamResponse
         location, code = specials[what]
         return _redirect(location, code)
     code = int(what)
+    if code not in {301, 302, 303, 307, 308}:
+        raise web.HTTPNotFound()
     if len(parts) > 2 and parts[2] == "other":
         return _redirect(farm.url("/ok", host="other.test"), code)
+    if len(parts) > 2:  # an honest site: made-up paths are not found (soft-404 probes)
+        raise web.HTTPNotFound()
     target = request.query.get("to", "/ok")
     if target.startswith("/"):
         target = f"{request.scheme}://{request.host.split(':')[0]}:{port}{target}"
@@ -206,13 +214,16 @@ async def h_moved(request: web.Request, farm: LinkFarm) -> web.StreamResponse:
 
 async def h_head(request: web.Request, farm: LinkFarm) -> web.StreamResponse:
     what = request.path.rsplit("/", 1)[1]
+    if what != "disconnect" and not what.isdigit():
+        raise web.HTTPNotFound()  # an honest site: made-up paths are not found
     if request.method == "HEAD":
         if what == "disconnect":
             if request.transport is not None:
                 request.transport.close()  # no answer at all to HEAD
             return web.Response(status=204)
         return web.Response(status=int(what))
-    return _page("GET works")
+    html = f"<html><head><title>GET works</title></head><body><p>HEAD answers {what}</p></html>"
+    return web.Response(text=html, content_type="text/html")
 
 
 async def h_drip(request: web.Request, farm: LinkFarm) -> web.StreamResponse:
@@ -360,6 +371,28 @@ async def _drip_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
             await asyncio.sleep(0.2)
 
 
+async def _huge_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        await reader.read(1024)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Huge: " + b"h" * (1 << 20))
+        writer.write(b"\r\n\r\nok")
+        await writer.drain()
+    writer.close()
+
+
+async def _endless_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        await reader.read(1024)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        n = 0
+        while not writer.is_closing():
+            writer.write(b"X-Header-%d: %s\r\n" % (n, b"v" * 100))
+            n += 1
+            if n % 100 == 0:
+                await writer.drain()
+                await asyncio.sleep(0)
+
+
 async def _hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(ConnectionError):
         while await reader.read(1024):
@@ -410,6 +443,7 @@ class LinkFarm:
             "third.test": self.ips[2],
         }
         self.routes: dict[str, Handler] = dict(ROUTES)
+        self.host_routes: dict[str, Handler] = {}
         self.prefix_routes: dict[str, Handler] = dict(PREFIX_ROUTES)
         self.port = port
         self.tls_port = tls_port
@@ -453,6 +487,16 @@ class LinkFarm:
         return f"http://farm.test:{self.raw_ports['drip_headers']}/"
 
     @property
+    def huge_headers_url(self) -> str:
+        """Answers a status line, then a 1 MiB header line."""
+        return f"http://farm.test:{self.raw_ports['huge_headers']}/"
+
+    @property
+    def endless_headers_url(self) -> str:
+        """Answers a status line, then header lines forever."""
+        return f"http://farm.test:{self.raw_ports['endless_headers']}/"
+
+    @property
     def hang_url(self) -> str:
         return f"http://farm.test:{self.raw_ports['hang']}/"
 
@@ -465,6 +509,12 @@ class LinkFarm:
     def add(self, path: str, handler: Handler) -> None:
         """Add a behaviour: exact path, or every path under a prefix ending in '/'."""
         (self.prefix_routes if path.endswith("/") and path != "/" else self.routes)[path] = handler
+
+    def add_host(self, name: str, handler: Handler, ip: str | None = None) -> None:
+        """Pin `name` to the farm (ips[0] by default); every request for it goes to `handler`."""
+        name = name.lower()
+        self.hosts[name] = ip or self.ips[0]
+        self.host_routes[name] = handler
 
     # -- request log --
 
@@ -525,7 +575,7 @@ class LinkFarm:
                 self._active[host] -= 1
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        handler = self.routes.get(request.path)
+        handler = self.host_routes.get(_host(request)) or self.routes.get(request.path)
         if handler is None:
             prefixes = [p for p in self.prefix_routes if request.path.startswith(p)]
             if prefixes:
@@ -569,6 +619,8 @@ class LinkFarm:
             ("garbage", _garbage),
             ("drip_headers", _drip_headers),
             ("hang", _hang),
+            ("huge_headers", _huge_headers),
+            ("endless_headers", _endless_headers),
         ):
             server = await asyncio.start_server(serve, self.ips[0], 0)
             self._raw.append(server)
