@@ -32,7 +32,7 @@ from service.alerts.channels import (
 )
 from service.alerts.digest import build_digest
 from service.alerts.events import MONITOR_EVENTS, Event
-from service.alerts.message import ArchiveCopy, LinkEvent, Message, MonitorEvent
+from service.alerts.message import ArchiveCopy, DriftChange, LinkEvent, Message, MonitorEvent
 from service.alerts.outbox import alerts_settings, citations_of, enqueue_all
 from service.alerts.render import render_digest, render_test
 from service.alerts.routing import visible_citations
@@ -88,6 +88,17 @@ def _archive(snaps: Mapping[str, store.SnapshotFacts]) -> ArchiveCopy | None:
     return None
 
 
+def _drift_change(p: Mapping[str, Any]) -> DriftChange:
+    return DriftChange(
+        verdict=str(p.get("drift") or "drifted"),
+        previous=p.get("previous"),
+        score=p.get("drift_score"),
+        containment=p.get("containment"),
+        word_count_capture=p.get("word_count_capture"),
+        word_count_live=p.get("word_count_live"),
+    )
+
+
 def build_message(
     session: Any, channel: ChannelSettings, alerts: list[store.ClaimedAlert], *, cap: int
 ) -> Message:
@@ -105,6 +116,14 @@ def build_message(
             monitor.append(MonitorEvent(event, at, _dt(p.get("since"))))
             continue
         link_id = int(p.get("link_id", 0))
+        archive = _archive(snapshots.get(link_id, {}))
+        drift: DriftChange | None = None
+        if event == Event.DRIFTED:
+            drift = _drift_change(p)
+            if p.get("capture_url"):  # the capture the page was compared with
+                archive = ArchiveCopy(
+                    str(p["capture_url"]), _dt(p.get("capture_timestamp")), "citation"
+                )
         links.append(
             LinkEvent(
                 event=event,
@@ -117,7 +136,8 @@ def build_message(
                 failed_checks=p.get("failed_checks"),
                 total_checks=p.get("total_checks"),
                 citations=visible_citations(channel, citations_of(citations.get(link_id, []))),
-                archive=_archive(snapshots.get(link_id, {})),
+                archive=archive,
+                drift=drift,
             )
         )
     digest = build_digest(links, monitor, cap=cap, daily=channel.digest == "daily")

@@ -14,12 +14,14 @@ class Event(StrEnum):
     MONITOR_OFFLINE = "monitor_offline"  # the canaries failed for longer than offline_after_s
     MONITOR_ONLINE = "monitor_online"  # ... and they answer again
     REMINDER = "reminder"  # still dead, every reminder_days
-    DRIFTED = "drifted"  # the page changed a lot (reserved)
+    DRIFTED = "drifted"  # the page answers but its content drifted since cited (issue 11)
     TEST = "test"  # `linkwatch alerts test`
 
 
 # Held during quiet hours (everything else goes out at once).
-NON_URGENT: frozenset[Event] = frozenset({Event.RECOVERED, Event.MOVED, Event.REMINDER})
+NON_URGENT: frozenset[Event] = frozenset(
+    {Event.RECOVERED, Event.MOVED, Event.REMINDER, Event.DRIFTED}
+)
 LINK_EVENTS: frozenset[Event] = frozenset(
     {Event.BROKEN, Event.RECOVERED, Event.MOVED, Event.REMINDER, Event.DRIFTED}
 )

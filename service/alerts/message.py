@@ -42,8 +42,21 @@ class ArchiveCopy:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftChange:
+    """What a drift comparison found (a `drifted` event): the live page against the capture
+    the author saw."""
+
+    verdict: str  # drifted | replaced
+    previous: str | None = None  # same, or None for a first comparison
+    score: float | None = None  # 1 - cosine: 0 unchanged, 1 unrelated
+    containment: float | None = None  # share of the capture's 4-word shingles still present
+    word_count_capture: int | None = None
+    word_count_live: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LinkEvent:
-    """One link event (broken, recovered, moved, reminder) with what was seen."""
+    """One link event (broken, recovered, moved, reminder, drifted) with what was seen."""
 
     event: Event
     url: str
@@ -56,6 +69,7 @@ class LinkEvent:
     total_checks: int | None = None
     citations: tuple[Citation, ...] = ()
     archive: ArchiveCopy | None = None
+    drift: DriftChange | None = None  # drifted events only
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ twice (two replicas, a restart in between) yields one row. Event keys:
   moved:<link id>:<hash of new URL>    a permanent redirect appeared
   reminder:<link id>:<dead since>:<n>  the n-th reminder of one dead period
   monitor_offline:<failing since>      / monitor_online:<failing since>
+  drift:<drift check id>               a link's content drifted (verdict same/none -> drifted
+                                       or replaced, issue 11)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from service.alerts.events import Event, event_for_transition
 from service.alerts.message import Citation
 from service.alerts.routing import wants
 from service.alerts.schedule import release_at
+from service.drift.verdict import drift_score
 from service.settings import AlertsSettings, Settings
 from service.store import outbox as store
 
@@ -37,6 +40,8 @@ STRAGGLER_WINDOW = timedelta(hours=1)
 # On the very first run, older transitions are history, not news.
 FIRST_RUN_MAX_AGE = timedelta(days=7)
 TRANSITION_BATCH = 1000
+# Drift comparisons older than this are history, not news (the daemon dispatches every tick).
+DRIFT_WINDOW = timedelta(days=7)
 
 
 def alerts_settings(settings: Settings | AlertsSettings) -> AlertsSettings:
@@ -234,6 +239,61 @@ def enqueue_moved(session: Session, settings: Settings | AlertsSettings, now: da
     return created
 
 
+def _drift_payload(
+    row: store.DriftChangeFacts, capture: store.SnapshotFacts | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "link_id": row.link_id,
+        "url": row.url,
+        "at": _iso(row.checked_at or now),
+        "outcome": row.last_outcome,
+        "http_status": row.last_status,
+        "final_url": None,
+        "since": None,
+        "failed_checks": None,
+        "total_checks": None,
+        "drift": row.verdict,
+        "previous": row.previous,
+        "drift_score": drift_score(row.cosine),
+        "cosine": row.cosine,
+        "containment": row.containment,
+        "title_similarity": row.title_similarity,
+        "word_count_capture": row.word_count_capture,
+        "word_count_live": row.word_count_live,
+        # the capture the author saw (the citation capture the page was compared with)
+        "capture_url": capture.archive_url if capture is not None else None,
+        "capture_timestamp": _iso(
+            capture.captured_at if capture is not None else row.capture_timestamp
+        ),
+    }
+
+
+def enqueue_drifted(session: Session, settings: Settings | AlertsSettings, now: datetime) -> int:
+    """A link's drift verdict turned from same (or none) to drifted or replaced: one `drifted`
+    alert per comparison (event key drift:<drift check id>), for the channels that want it."""
+    cfg = alerts_settings(settings)
+    if not any("drifted" in c.events for c in cfg.channels.values()):
+        return 0
+    rows = store.drift_changes(session, since=now - DRIFT_WINDOW)
+    if not rows:
+        return 0
+    ids = [r.link_id for r in rows]
+    citations = store.citations_for_links(session, ids)
+    snapshots = store.snapshots_for_links(session, ids)
+    created = 0
+    for row in rows:
+        created += route_event(
+            session,
+            cfg,
+            event=Event.DRIFTED,
+            event_key=f"{store.DRIFT_KEY_PREFIX}{row.id}",
+            now=now,
+            payload=_drift_payload(row, snapshots.get(row.link_id, {}).get("citation"), now),
+            citations=citations_of(citations.get(row.link_id, [])),
+        )
+    return created
+
+
 def record_monitor_connectivity(
     session: Session, online: bool, now: datetime, settings: Settings | AlertsSettings
 ) -> Event | None:
@@ -282,9 +342,10 @@ def record_monitor_connectivity(
 
 
 def enqueue_all(session: Session, settings: Settings | AlertsSettings, now: datetime) -> int:
-    """Every kind of event due now: transitions, moved links, reminders."""
+    """Every kind of event due now: transitions, moved links, reminders, drifted content."""
     return (
         enqueue_new_transitions(session, settings, now)
         + enqueue_moved(session, settings, now)
         + enqueue_reminders(session, settings, now)
+        + enqueue_drifted(session, settings, now)
     )

@@ -18,7 +18,7 @@ LABELS: dict[Event, str] = {
     Event.RECOVERED: "recovered",
     Event.MOVED: "moved",
     Event.REMINDER: "still broken",
-    Event.DRIFTED: "changed",
+    Event.DRIFTED: "drifted",
     Event.MONITOR_OFFLINE: "monitor offline",
     Event.MONITOR_ONLINE: "monitor back online",
     Event.TEST: "test",
@@ -73,7 +73,42 @@ def history_line(link: LinkEvent) -> str:
     return f"Seen {fmt_time(link.at)}{total}."
 
 
+def drift_lines(link: LinkEvent) -> list[str]:
+    """What changed on a drifted page, measured against the capture the author saw."""
+    drift = link.drift
+    if drift is None:
+        return ["Content changed since cited."]
+    score = f"drift score {drift.score:.2f}" if drift.score is not None else "no score"
+    if drift.verdict == "replaced":
+        head = f"Content replaced since cited: the page is now about something else ({score}"
+    else:
+        head = f"Content drifted since cited: the page no longer says what was cited ({score}"
+    head += ", 0 = unchanged, 1 = unrelated)."
+    facts = []
+    if drift.containment is not None:
+        facts.append(f"{drift.containment * 100:.0f}% of the cited passages are still on the page")
+    if drift.word_count_capture is not None and drift.word_count_live is not None:
+        facts.append(f"{drift.word_count_capture} words then, {drift.word_count_live} now")
+    lines = [head]
+    if facts:
+        lines.append("; ".join(facts) + ".")
+    before = (
+        "it was the same at the previous comparison"
+        if drift.previous == "same"
+        else "first comparison"
+    )
+    lines.append(f"Compared {fmt_time(link.at)} ({before}); the link itself still answers.")
+    return lines
+
+
 def archive_line(link: LinkEvent) -> str | None:
+    if link.event == Event.DRIFTED:
+        if link.archive is None:
+            return "No capture of the cited page is known."
+        return (
+            f"What the author saw: {link.archive.url} "
+            f"(captured {fmt_date(link.archive.captured_at)})"
+        )
     if link.event not in (Event.BROKEN, Event.REMINDER):
         return None
     if link.archive is None:
@@ -88,6 +123,14 @@ def fix_line(link: LinkEvent) -> str:
         return "Fix: save the page in the archive if it still exists anywhere, or remove the link."
     if link.event == Event.MOVED and link.final_url:
         return f"Fix: update the link to the new address {link.final_url}"
+    if link.event == Event.DRIFTED:
+        if link.archive is not None:
+            return (
+                f"Fix: point the link at the capture the author saw {link.archive.url} "
+                "(linkwatch fix --drifted archive), or check that the page still supports "
+                "the citation."
+            )
+        return "Fix: check by hand that the page still supports the citation."
     if link.event == Event.RECOVERED:
         return (
             "Fix: nothing to do; if you already replaced it with an archived copy, "
@@ -110,6 +153,13 @@ def _anchor(entry: DigestEntry) -> str:
 
 
 def _detail_lines(link: LinkEvent) -> list[str]:
+    if link.event == Event.DRIFTED:
+        lines = drift_lines(link)
+        archive = archive_line(link)
+        if archive:
+            lines.append(archive)
+        lines.append(fix_line(link))
+        return lines
     lines = [seen_line(link)]
     final = _final_url_line(link)
     if final:
@@ -138,7 +188,7 @@ def severity(digest: Digest) -> Severity:
     events = set(digest.counts) | {m.event for m in digest.monitor}
     if Event.BROKEN in events or Event.MONITOR_OFFLINE in events:
         return "failure"
-    if Event.REMINDER in events or Event.MOVED in events:
+    if Event.REMINDER in events or Event.MOVED in events or Event.DRIFTED in events:
         return "warning"
     if events and events <= {Event.RECOVERED, Event.MONITOR_ONLINE}:
         return "success"

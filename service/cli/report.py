@@ -14,7 +14,7 @@ from service.cli.app import app
 from service.cli.common import open_db, settings_from_cli
 from service.errors import InputError, UsageError
 from service.model import Health
-from service.reports import FORMATS, build_report, render
+from service.reports import FORMATS, build_report, only_drifted, render
 
 
 def parse_health(value: str | None) -> set[Health] | None:
@@ -62,12 +62,24 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")
     ] = None,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help="Only alive links whose content drifted or was replaced since cited, "
+            "most drifted first.",
+        ),
+    ] = False,
     config: Annotated[Path | None, typer.Option("--config", help="Configuration file.")] = None,
 ) -> None:
     """Print the status of every watched link, broken ones first, from the database."""
     if fmt not in FORMATS:
         raise UsageError(f"--format: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     wanted = parse_health(health)
+    filtered = wanted is not None or drift
+    if drift:
+        # Drift is only meaningful for links that answer: keep alive links (within --health).
+        wanted = {Health.ALIVE} if wanted is None else wanted & {Health.ALIVE}
     settings = settings_from_cli(config)
     db = open_db(settings)
     try:
@@ -81,9 +93,12 @@ def report(
             )
     finally:
         db.dispose()
+    if drift:
+        result = only_drifted(result)
     width = shutil.get_terminal_size((100, 24)).columns if output is None else 100
     color = fmt == "table" and output is None and sys.stdout.isatty()
-    write_output(render(result, fmt, width=max(60, width), color=color), output)
+    text = render(result, fmt, width=max(60, width), color=color, by_year=not filtered)
+    write_output(text, output)
 
 
 @app.command()
@@ -102,6 +117,14 @@ def fix(
             help="HTML: add data-originalurl/-versionurl/-versiondate to links with a capture.",
         ),
     ] = False,
+    drifted: Annotated[
+        str,
+        typer.Option(
+            "--drifted",
+            help="Links whose content drifted since cited: keep (default), archive (point "
+            "them at the capture the author saw) or decorate (HTML: Robust Links attributes).",
+        ),
+    ] = "keep",
     config: Annotated[Path | None, typer.Option("--config", help="Configuration file.")] = None,
 ) -> None:
     """Write the article with dead links pointed at their archived copy; nothing else changes."""
@@ -112,7 +135,11 @@ def fix(
     try:
         with db.session() as session:
             result = repair_file(
-                session, Path(source), update_moved=update_moved, robust_links=robust_links
+                session,
+                Path(source),
+                update_moved=update_moved,
+                robust_links=robust_links,
+                drifted=drifted,
             )
     finally:
         db.dispose()

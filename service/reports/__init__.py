@@ -21,6 +21,7 @@ from service.reports.model import (
     LinkReport,
     Report,
     make_article_report,
+    only_drifted,
 )
 from service.reports.table import render_table
 
@@ -28,8 +29,11 @@ Format = Literal["table", "json", "markdown", "html"]
 FORMATS: tuple[str, ...] = ("table", "json", "markdown", "html")
 
 
-def render(report: Report, fmt: str, *, width: int = 100, color: bool = False) -> str:
-    """Render a report in one of FORMATS; `width`/`color` only matter for the table."""
+def render(
+    report: Report, fmt: str, *, width: int = 100, color: bool = False, by_year: bool = True
+) -> str:
+    """Render a report in one of FORMATS; `width`/`color` only matter for the table, `by_year`
+    (the link-rot-by-publication-year section) only for HTML."""
     if fmt == "table":
         return render_table(report, width=width, color=color)
     if fmt == "json":
@@ -37,7 +41,7 @@ def render(report: Report, fmt: str, *, width: int = 100, color: bool = False) -
     if fmt in ("markdown", "md"):
         return render_markdown(report)
     if fmt == "html":
-        return render_html(report)
+        return render_html(report, by_year=by_year)
     raise UsageError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
@@ -52,6 +56,7 @@ __all__ = [
     "Report",
     "build_report",
     "make_article_report",
+    "only_drifted",
     "render",
     "render_html",
     "render_json",

@@ -59,3 +59,20 @@ def summary_line(article: ArticleReport) -> str:
     score = percent(article.score) if article.score is not None else "n/a"
     noun = "link" if article.total == 1 else "links"
     return f"{article.total} {noun}: {', '.join(parts) or 'none'}; health score {score}"
+
+
+def drift_text(verdict: str | None, score: float | None) -> str:
+    """'drifted (0.55)' / 'same (0.03)' / '-': a drift verdict and its score (1 - cosine)."""
+    if verdict is None:
+        return "-"
+    return f"{verdict} ({score:.2f})" if score is not None else verdict
+
+
+def drift_sentence(verdict: str, score: float | None) -> str:
+    """What a drift verdict means for a reader of the article, in one line."""
+    what = {
+        "same": "content still as cited",
+        "drifted": "content drifted since cited",
+        "replaced": "content replaced since cited (now about something else)",
+    }.get(verdict, verdict)
+    return f"{what} (drift score {score:.2f})" if score is not None else what

@@ -1,8 +1,9 @@
 """Build the report model from the database in a fixed, small number of queries (no N+1).
 
 Queries: articles; occurrences joined to their links; availability per link (one aggregate over
-`checks` and one over `check_daily`); snapshots; and, with `history=True`, the worst outcome per
-link per day over the last 90 days (again aggregated in SQL). A publication with 200,000
+`checks` and one over `check_daily`); snapshots; the newest drift verdict per link; and, with
+`history=True`, the worst outcome per link per day over the last 90 days (again aggregated in
+SQL). A publication with 200,000
 occurrences or 10,000 links with a year of daily checks is read in about a second.
 """
 
@@ -18,9 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from service.drift.verdict import drift_score
 from service.errors import UsageError
 from service.model import Health, LinkKind, Outcome, Signal
 from service.reports.model import (
+    DRIFT_VERDICTS,
     HEALTH_ORDER,
     STRIP_DAYS,
     WINDOWS,
@@ -40,6 +43,7 @@ OCCURRENCES = ALL_TABLES[0].metadata.tables["occurrences"]
 CHECKS = ALL_TABLES[0].metadata.tables["checks"]
 DAILY = ALL_TABLES[0].metadata.tables["check_daily"]
 SNAPSHOTS = ALL_TABLES[0].metadata.tables["snapshots"]
+DRIFT = ALL_TABLES[0].metadata.tables["drift_checks"]
 
 _OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 _ALIVE_VALUES = [o.value for o in Outcome if o.signal is Signal.ALIVE]
@@ -141,6 +145,7 @@ def build_report(
     link_ids = {row.link_id for row in occurrence_rows if row.link_id is not None}
     availability = _read_availability(conn, scope, now) if link_ids else {}
     snapshots = _read_snapshots(conn, scope) if link_ids else {}
+    drift = _read_drift(conn, scope) if link_ids else {}
     strips = _read_strips(conn, scope, now) if history and link_ids else {}
 
     by_article: dict[int, list[LinkReport]] = defaultdict(list)
@@ -151,6 +156,7 @@ def build_report(
                 location=articles[row.article_id].location,
                 availability=availability,
                 snapshots=snapshots,
+                drift=drift,
                 strips=strips,
                 now=now,
                 history=history,
@@ -320,6 +326,35 @@ def _read_snapshots(conn: Connection, scope: _Scope) -> dict[tuple[int, str], Ar
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Drift:
+    verdict: str
+    score: float | None
+    checked_at: datetime | None
+
+
+def _read_drift(conn: Connection, scope: _Scope) -> dict[int, _Drift]:
+    """Per link: its newest drift verdict (comparisons without a verdict are skipped)."""
+    newer_row = DRIFT.alias("d_newer")
+    newer = sa.select(newer_row.c.id).where(
+        newer_row.c.link_id == DRIFT.c.link_id,
+        newer_row.c.verdict.in_(DRIFT_VERDICTS),
+        sa.or_(
+            newer_row.c.checked_at > DRIFT.c.checked_at,
+            sa.and_(newer_row.c.checked_at == DRIFT.c.checked_at, newer_row.c.id > DRIFT.c.id),
+        ),
+    )
+    query = sa.select(DRIFT.c.link_id, DRIFT.c.verdict, DRIFT.c.cosine, DRIFT.c.checked_at).where(
+        DRIFT.c.verdict.in_(DRIFT_VERDICTS),
+        scope.restrict(DRIFT.c.link_id),
+        ~newer.exists(),
+    )
+    return {
+        row.link_id: _Drift(row.verdict, drift_score(row.cosine), _utc(row.checked_at))
+        for row in conn.execute(query)
+    }
+
+
 def _read_strips(
     conn: Connection, scope: _Scope, now: datetime
 ) -> dict[int, dict[date, tuple[int, int]]]:
@@ -387,6 +422,7 @@ def _link_report(
     location: str,
     availability: dict[int, tuple[Availability, ...]],
     snapshots: dict[tuple[int, str], ArchiveRef],
+    drift: dict[int, _Drift],
     strips: dict[int, dict[date, tuple[int, int]]],
     now: datetime,
     history: bool,
@@ -396,6 +432,7 @@ def _link_report(
     outcome = _outcome_or_none(row.last_outcome)
     archive = snapshots.get((link_id, "citation")) if link_id is not None else None
     latest = snapshots.get((link_id, "latest")) if link_id is not None else None
+    compared = drift.get(link_id) if link_id is not None else None
     windows: tuple[Availability, ...] = ()
     days: tuple[DayCell, ...] = ()
     if link_id is not None:
@@ -426,6 +463,9 @@ def _link_report(
         moved_to=row.last_final_url if outcome is Outcome.MOVED else None,
         at_risk=health is Health.ALIVE and archive is None and latest is None,
         ignored=bool(row.ignored),
+        drift=compared.verdict if compared else None,
+        drift_score=compared.score if compared else None,
+        drift_checked_at=compared.checked_at if compared else None,
     )
 
 

@@ -5,7 +5,11 @@ the [start, end) character offsets of the href as written) and the new targets b
 position, it returns the text with exactly those spans replaced (written safely for the
 format), and optionally Robust Links attributes added to HTML anchors.
 
-`plan_fixes` decides the new targets from what the database knows about each link.
+`plan_fixes` decides the new targets from what the database knows about each link: dead links
+point at their capture; with `drifted="archive"` alive links whose content drifted or was
+replaced since cited (issue 11) point at the citation capture, what the author saw; with
+`drifted="decorate"` (HTML) they keep their live target and get the Robust Links attributes
+naming that capture.
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from service.model import Health, Occurrence, Outcome
-from service.reports.model import ArchiveRef
+from service.reports.model import DRIFT_CHANGED, ArchiveRef
+from service.store.drift import latest_drift
 from service.store.repo import links_for_urls
 from service.store.tables import ALL_TABLES
 
 SNAPSHOTS = ALL_TABLES[0].metadata.tables["snapshots"]
+
+# What `--drifted` does with links whose content drifted since cited.
+DRIFTED_MODES: tuple[str, ...] = ("keep", "archive", "decorate")
 
 # Characters that would end or break a Markdown link destination; percent-encoded when written.
 _MD_UNSAFE = re.compile(r"[\s()<>\\`\"']")
@@ -158,11 +166,17 @@ class LinkFacts:
     final_url: str | None
     citation: ArchiveRef | None
     latest: ArchiveRef | None
+    drift: str | None = None  # newest drift verdict: same | drifted | replaced (None: never)
 
     @property
     def capture(self) -> ArchiveRef | None:
         """The capture closest to the citation date, else the newest one."""
         return self.citation or self.latest
+
+    @property
+    def drifted(self) -> bool:
+        """Alive, but its content drifted or was replaced since cited."""
+        return self.health is Health.ALIVE and self.drift in DRIFT_CHANGED
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +186,9 @@ class FixPlan:
     dead_fixed: int
     dead_without_capture: int
     moved_updated: int
+    drifted_fixed: int = 0  # drifted links pointed at their citation capture
+    drifted_decorated: int = 0  # drifted links given Robust Links attributes instead
+    drifted_without_capture: int = 0  # drifted links left alone: no citation capture known
 
 
 def _fragment(occ: Occurrence) -> str:
@@ -186,14 +203,20 @@ def plan_fixes(
     *,
     update_moved: bool = False,
     robust_links: bool = False,
+    drifted: str = "keep",
 ) -> FixPlan:
-    """Decide new targets: dead links -> their capture; moved links -> final URL (if asked).
+    """Decide new targets: dead links -> their capture; drifted links -> their citation
+    capture (`drifted="archive"`) or a Robust Links decoration naming it (`"decorate"`, HTML);
+    moved links -> final URL (if asked).
 
     `facts` maps an occurrence's normalised `url` to what is known about that link.
     """
+    if drifted not in DRIFTED_MODES:
+        raise ValueError(f"unknown drifted mode {drifted!r}")
     replacements: dict[int, str] = {}
     robust: dict[int, RobustLink] = {}
     dead_fixed = dead_without = moved = 0
+    drift_fixed = drift_decorated = drift_without = 0
     for occ in occurrences:
         if occ.url is None or occ.href_span is None:
             continue
@@ -207,6 +230,21 @@ def plan_fixes(
             else:
                 replacements[occ.position] = capture.url + _fragment(occ)
                 dead_fixed += 1
+        elif fact.drifted and drifted != "keep":
+            # Only the capture near the citation date shows what the author saw: a newer one
+            # may hold the drifted page already.
+            if fact.citation is None:
+                drift_without += 1
+            elif drifted == "archive":
+                replacements[occ.position] = fact.citation.url + _fragment(occ)
+                drift_fixed += 1
+            else:
+                robust[occ.position] = RobustLink(
+                    original_url=occ.url + _fragment(occ),
+                    version_url=fact.citation.url,
+                    version_date=fact.citation.timestamp,
+                )
+                drift_decorated += 1
         elif (
             update_moved
             and fact.outcome is Outcome.MOVED
@@ -215,13 +253,22 @@ def plan_fixes(
         ):
             replacements[occ.position] = fact.final_url + _fragment(occ)
             moved += 1
-        if robust_links and capture is not None:
+        if robust_links and capture is not None and occ.position not in robust:
             robust[occ.position] = RobustLink(
                 original_url=occ.url + _fragment(occ),
                 version_url=capture.url,
                 version_date=capture.timestamp,
             )
-    return FixPlan(replacements, robust, dead_fixed, dead_without, moved)
+    return FixPlan(
+        replacements,
+        robust,
+        dead_fixed,
+        dead_without,
+        moved,
+        drifted_fixed=drift_fixed,
+        drifted_decorated=drift_decorated,
+        drifted_without_capture=drift_without,
+    )
 
 
 def load_link_facts(session: Session, urls: Iterable[str]) -> dict[str, LinkFacts]:
@@ -242,6 +289,7 @@ def load_link_facts(session: Session, urls: Iterable[str]) -> dict[str, LinkFact
         )
         for row in session.connection().execute(query):
             captures[(row.link_id, row.role)] = ArchiveRef(row.archive_url, row.captured_at)
+    drift = latest_drift(session, id_list)
     out: dict[str, LinkFacts] = {}
     for url, link in links.items():
         assert link.id is not None
@@ -252,6 +300,7 @@ def load_link_facts(session: Session, urls: Iterable[str]) -> dict[str, LinkFact
             final_url=link.last_final_url,
             citation=captures.get((link.id, "citation")),
             latest=captures.get((link.id, "latest")),
+            drift=drift[link.id].verdict if link.id in drift else None,
         )
     return out
 

@@ -11,7 +11,16 @@ from collections import Counter
 from html import escape
 
 from service.model import Health, Signal
-from service.reports._text import HEALTH_LABEL, day, iso, percent, short_time, summary_line, uptime
+from service.reports._text import (
+    HEALTH_LABEL,
+    day,
+    drift_sentence,
+    iso,
+    percent,
+    short_time,
+    summary_line,
+    uptime,
+)
 from service.reports.model import (
     HEALTH_ORDER,
     WINDOWS,
@@ -21,6 +30,7 @@ from service.reports.model import (
     LinkReport,
     Report,
 )
+from service.reports.publication import YearRow, year_chart_svg, years_of_report
 
 SIGNAL_COLOUR: dict[Signal, str] = {
     Signal.ALIVE: "#2da44e",
@@ -30,6 +40,7 @@ SIGNAL_COLOUR: dict[Signal, str] = {
     Signal.NONE: "#8c959f",
 }
 NO_CHECK_COLOUR = "#e6e9ed"
+DRIFT_COLOUR: dict[str, str] = {"drifted": "#bf8700", "replaced": "#953800"}
 HEALTH_COLOUR: dict[Health, str] = {
     Health.DEAD: "#cf222e",
     Health.SUSPECT: "#d4a72c",
@@ -65,6 +76,11 @@ a{color:#0969da}
 .legend{font-size:.8em;color:#59636e;display:flex;flex-wrap:wrap;gap:10px}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:3px;
 vertical-align:-1px}
+.rot-chart{display:block;max-width:100%;height:auto}
+.scroll{overflow-x:auto}
+.years{border-collapse:collapse;width:100%;font-size:.9em;margin:.5em 0}
+.years th,.years td{text-align:right;padding:3px 6px;border-bottom:1px solid #eaeef2}
+.years th:first-child,.years td:first-child{text-align:left}
 details{margin-top:8px}
 summary{cursor:pointer;color:#59636e}
 @media (max-width:480px){body{font-size:14px}main{padding:6px}.article{padding:9px}}
@@ -158,6 +174,26 @@ def health_chip(health: Health, text: str | None = None) -> str:
     )
 
 
+def drift_chip(link: LinkReport) -> str:
+    """A chip for a link whose content drifted or was replaced since cited ('' otherwise)."""
+    if not link.drifted or link.drift is None:
+        return ""
+    score = f" {link.drift_score:.2f}" if link.drift_score is not None else ""
+    return (
+        f'<span class="chip drift" style="background:{DRIFT_COLOUR[link.drift]}" '
+        f'title="drift score (1 - cosine similarity with the citation capture)">'
+        f"content {esc(link.drift)}{esc(score)}</span>"
+    )
+
+
+def drift_fact(link: LinkReport) -> str:
+    """'Content still as cited (drift score 0.03), compared 2024-05-01 12:00' ('' if never)."""
+    if link.drift is None:
+        return ""
+    text = drift_sentence(link.drift, link.drift_score)
+    return f"{text[:1].upper()}{text[1:]}, compared {short_time(link.drift_checked_at)}"
+
+
 def _archive_line(label: str, ref: ArchiveRef | None) -> str:
     if ref is None:
         return ""
@@ -174,12 +210,14 @@ def _outcome_text(link: LinkReport) -> str:
 
 def link_card(link: LinkReport) -> str:
     """One link occurrence as a card (also used by the dashboard)."""
+    drift_attr = f' data-drift="{esc(link.drift)}"' if link.drift else ""
     parts = [
         f'<div class="link" id="occ-{link.occurrence_id or link.position}" '
-        f'data-health="{link.health.value}">'
+        f'data-health="{link.health.value}"{drift_attr}>'
     ]
     parts.append('<div class="head">')
     parts.append(health_chip(link.health))
+    parts.append(drift_chip(link))
     parts.append(link_html(link.anchor_text or link.href or "(no text)", link.url, "anchor"))
     if link.ignored:
         parts.append('<span class="muted">(ignored: marked not broken)</span>')
@@ -191,7 +229,8 @@ def link_card(link: LinkReport) -> str:
         parts.append(
             f'<div class="archive">Moved to {link_html(link.moved_to, link.moved_to)}</div>'
         )
-    parts.append(_archive_line("Citation-date copy", link.archive))
+    cited_label = "As cited (what the author saw)" if link.drifted else "Citation-date copy"
+    parts.append(_archive_line(cited_label, link.archive))
     if link.archive_latest is not None and link.archive_latest != link.archive:
         parts.append(_archive_line("Newest copy", link.archive_latest))
     if link.at_risk:
@@ -205,6 +244,8 @@ def link_card(link: LinkReport) -> str:
         "Uptime " + ", ".join(f"{d}d {esc(uptime(link.window(d)))}" for d in WINDOWS),
         f"line {link.line}",
     ]
+    if link.drift is not None:
+        facts.insert(2, esc(drift_fact(link)))
     parts.append('<div class="facts">' + "".join(f"<span>{f}</span>" for f in facts) + "</div>")
     parts.append("</div>")
     return "".join(parts)
@@ -266,8 +307,42 @@ def legend() -> str:
     )
 
 
-def render_html(report: Report, *, title: str = "linkwatch report") -> str:
-    """The whole report as one self-contained HTML document."""
+def years_section(rows: list[YearRow]) -> str:
+    """Link rot by the articles' publication year: the dead-share chart and its table ('' when
+    no article has a publication date)."""
+    if not any(r.year is not None for r in rows):
+        return ""
+    head = ("Year", "Articles", "Links", "Checked", "Dead", "Dead share")
+    body = []
+    for r in rows:
+        c = r.counts
+        share = percent(100.0 * c.dead_share) if c.dead_share is not None else "-"
+        year = str(r.year) if r.year is not None else "unknown"
+        cells = (year, r.articles, c.links, c.checked, c.dead, share)
+        body.append(
+            f'<tr data-year="{esc(cells[0])}">'
+            + "".join(f"<td>{esc(str(v))}</td>" for v in cells)
+            + "</tr>"
+        )
+    return (
+        '<section class="article" id="by-year"><h2>Link rot by publication year</h2>'
+        '<div class="muted">Share of the checked links that are dead, by the year the citing '
+        "articles were published (a link counts once per year).</div>"
+        f"{year_chart_svg(rows)}"
+        '<div class="scroll"><table class="years"><thead><tr>'
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table></div></section>"
+    )
+
+
+def render_html(report: Report, *, title: str = "linkwatch report", by_year: bool = True) -> str:
+    """The whole report as one self-contained HTML document.
+
+    `by_year`: add the link-rot-by-publication-year section (chart and table) when some
+    article has a publication date; leave it out for a filtered report, whose shares would
+    only describe the links kept."""
     counts = report.counts()
     broken = counts[Health.DEAD] + counts[Health.SUSPECT]
     total = sum(counts.values())
@@ -280,6 +355,8 @@ def render_html(report: Report, *, title: str = "linkwatch report") -> str:
     ]
     if not report.articles:
         body.append("<p>No articles to report.</p>")
+    if by_year:
+        body.append(years_section(years_of_report(report.articles)))
     body.extend(_article(a) for a in report.articles)
     return (
         "<!DOCTYPE html>\n"
@@ -296,10 +373,13 @@ def render_html(report: Report, *, title: str = "linkwatch report") -> str:
 __all__ = [
     "CSS",
     "article_summary",
+    "drift_chip",
+    "drift_fact",
     "esc",
     "health_bar_svg",
     "link_card",
     "link_html",
     "render_html",
     "strip_svg",
+    "years_section",
 ]

@@ -44,6 +44,9 @@ def link_object(link: LinkReport, title: str | None = None) -> dict[str, Any]:
         "archive_latest": _archive(link.archive_latest),
         "at_risk": link.at_risk,
         "ignored": link.ignored,
+        "drift": link.drift,
+        "drift_score": link.drift_score,
+        "drift_checked_at": iso(link.drift_checked_at),
         "link_id": link.link_id,
     }
 

@@ -7,7 +7,15 @@ from collections import Counter
 from urllib.parse import quote
 
 from service.model import Health
-from service.reports._text import HEALTH_LABEL, day, iso, short_time, summary_line, uptime
+from service.reports._text import (
+    HEALTH_LABEL,
+    day,
+    drift_text,
+    iso,
+    short_time,
+    summary_line,
+    uptime,
+)
 from service.reports.model import WINDOWS, ArchiveRef, ArticleReport, LinkReport, Report
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -60,6 +68,12 @@ def _link_cell(link: LinkReport) -> str:
     return "<br>".join(parts)
 
 
+def _drift(link: LinkReport) -> str:
+    """The Drift cell: the verdict (bold when the cited content changed) and its score."""
+    text = drift_text(link.drift, link.drift_score)
+    return f"**{text}**" if link.drifted else text
+
+
 def _outcome(link: LinkReport) -> str:
     if link.outcome is None:
         return "-"
@@ -78,15 +92,17 @@ def _article(article: ArticleReport) -> list[str]:
     checked = [lk for lk in article.links if lk.health is not Health.NOT_APPLICABLE]
     if checked:
         header = " / ".join(f"{d}d" for d in WINDOWS)
-        lines.append(f"| Health | Link | Outcome | Since | Uptime {header} | Archived copy |")
-        lines.append("|---|---|---|---|---|---|")
+        lines.append(
+            f"| Health | Link | Outcome | Since | Uptime {header} | Drift | Archived copy |"
+        )
+        lines.append("|---|---|---|---|---|---|---|")
         for link in checked:
             label = HEALTH_LABEL[link.health]
             health = f"**{label}**" if link.broken else label
             ups = " / ".join(uptime(link.window(d)) for d in WINDOWS)
             lines.append(
                 f"| {health} | {_link_cell(link)} | {_outcome(link)} | {short_time(link.since)} "
-                f"| {ups} | {_archive(link.best_archive)} |"
+                f"| {ups} | {_drift(link)} | {_archive(link.best_archive)} |"
             )
         lines.append("")
     kinds = Counter(lk.kind.value for lk in article.links if lk.health is Health.NOT_APPLICABLE)

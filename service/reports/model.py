@@ -22,6 +22,11 @@ HEALTH_ORDER: tuple[Health, ...] = (
 )
 HEALTH_RANK: dict[Health, int] = {h: i for i, h in enumerate(HEALTH_ORDER)}
 
+# Drift verdicts stored per comparison (service.drift.verdict.Verdict without "error"), and those
+# that mean the cited content is gone from the live page.
+DRIFT_VERDICTS: tuple[str, ...] = ("same", "drifted", "replaced")
+DRIFT_CHANGED: tuple[str, ...] = ("drifted", "replaced")
+
 # The availability windows reported per link, in days.
 WINDOWS: tuple[int, ...] = (7, 30, 90)
 STRIP_DAYS = 90
@@ -102,10 +107,22 @@ class LinkReport:
     moved_to: str | None = None  # final URL when the last outcome is `moved`
     at_risk: bool = False  # alive, and no archived copy known
     ignored: bool = False  # a user marked it "not broken"
+    # Content drift (issue 11): the newest verdict of comparing the live page with the citation
+    # capture (same | drifted | replaced; None: never compared), its score (1 - cosine) and when.
+    drift: str | None = None
+    drift_score: float | None = None
+    drift_checked_at: datetime | None = None
 
     @property
     def broken(self) -> bool:
         return self.health in (Health.DEAD, Health.SUSPECT)
+
+    @property
+    def drifted(self) -> bool:
+        """The page answers (alive) but no longer says what was cited (drifted or replaced).
+
+        A verdict of a link that died since is kept in `drift` but is no news: dead wins."""
+        return self.health is Health.ALIVE and self.drift in DRIFT_CHANGED
 
     @property
     def explanation(self) -> str | None:
@@ -212,3 +229,34 @@ def make_article_report(
         score=health_score(ordered),
         links=ordered,
     )
+
+
+def _drift_key(link: LinkReport) -> tuple[float, int]:
+    return (-(link.drift_score if link.drift_score is not None else 0.0), link.position)
+
+
+def only_drifted(report: Report) -> Report:
+    """`linkwatch report --drift`: alive links whose content drifted or was replaced, most
+    drifted first (within an article, and articles by their most drifted link)."""
+    articles = []
+    for article in report.articles:
+        links = sorted(
+            (lk for lk in article.links if lk.drifted),
+            key=_drift_key,
+        )
+        if not links:
+            continue
+        articles.append(
+            ArticleReport(
+                id=article.id,
+                location=article.location,
+                title=article.title,
+                published=article.published,
+                source_url=article.source_url,
+                counts=count_health(links),
+                score=health_score(links),
+                links=tuple(links),
+            )
+        )
+    articles.sort(key=lambda a: _drift_key(a.links[0])[0])
+    return Report(generated_at=report.generated_at, articles=tuple(articles))

@@ -29,6 +29,7 @@ from sqlmodel import Session
 from service.articles.discover import registrable_domain
 from service.errors import UsageError
 from service.model import Health
+from service.reports.model import ArticleReport
 from service.store.tables import ArticleRow, LinkRow, OccurrenceRow, SourceRow
 
 ARTICLES: sa.Table = ArticleRow.__table__  # type: ignore[attr-defined]
@@ -323,6 +324,24 @@ def _by_source(
     return sorted(rows.values(), key=lambda r: (r.source_id is None, r.source_id or 0))
 
 
+def years_of_report(articles: Iterable[ArticleReport]) -> list[YearRow]:
+    """The by-year rows of the articles of a link report (`Report.articles`),
+    counted by the same rule as `publication_report(..., "year")`: a link once per year of
+    the articles citing it, ignored links left out. Pure: no query."""
+    rows: dict[int | None, YearRow] = {}
+    seen: set[tuple[int | None, int]] = set()
+    for article in articles:
+        year = article.published.year if article.published else None
+        row = rows.setdefault(year, YearRow(year))
+        row.articles += 1
+        for link in article.links:
+            if link.link_id is None or link.ignored or (year, link.link_id) in seen:
+                continue
+            seen.add((year, link.link_id))
+            row.counts.add(link.health.value)
+    return sorted(rows.values(), key=lambda r: (r.year is None, r.year or 0))
+
+
 # -- rendering ---------------------------------------------------------------------------------
 
 
@@ -509,7 +528,21 @@ def _counts_json(c: Counts) -> dict[str, Any]:
     return {**asdict(c), "dead_share": c.dead_share}
 
 
-def render_json(report: PublicationReport) -> str:
+def columns(report: PublicationReport) -> tuple[list[str], list[list[str]]]:
+    """The header and the text cells of the report's table (as in table/Markdown/HTML)."""
+    return _columns(report)
+
+
+def title(report: PublicationReport) -> str:
+    return _title(report)
+
+
+def summary(report: PublicationReport) -> str:
+    return _summary(report)
+
+
+def publication_data(report: PublicationReport) -> dict[str, Any]:
+    """The report as JSON-ready data (what `render_json` prints and /api/publication serves)."""
     rows: list[dict[str, Any]] = []
     for r in report.rows:
         item = asdict(r)
@@ -523,7 +556,12 @@ def render_json(report: PublicationReport) -> str:
         "total": _counts_json(report.total),
         "rows": rows,
     }
-    return json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n"
+    result: dict[str, Any] = _jsonable(data)
+    return result
+
+
+def render_json(report: PublicationReport) -> str:
+    return json.dumps(publication_data(report), indent=2, ensure_ascii=False) + "\n"
 
 
 def render_publication(report: PublicationReport, fmt: str) -> str:

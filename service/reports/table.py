@@ -13,7 +13,7 @@ import textwrap
 from collections import Counter
 
 from service.model import Health
-from service.reports._text import HEALTH_LABEL, day, summary_line, uptime
+from service.reports._text import HEALTH_LABEL, day, drift_sentence, summary_line, uptime
 from service.reports.model import ArticleReport, LinkReport, Report
 
 SGR: dict[str, str] = {
@@ -77,9 +77,13 @@ def _link_lines(link: LinkReport) -> list[tuple[str, str | None]]:
         parts.append(("moved to: " + clean(link.moved_to), None))
     if link.broken and link.explanation:
         parts.append((link.explanation, "italic"))
+    if link.drifted and link.drift is not None:
+        parts.append((drift_sentence(link.drift, link.drift_score), "yellow"))
     archive = link.best_archive
     if link.broken and archive is not None:
         parts.append(("archived: " + clean(archive.url), "cyan"))
+    elif link.drifted and link.archive is not None and not link.broken:
+        parts.append(("as cited: " + clean(link.archive.url), "cyan"))
     elif link.at_risk:
         parts.append(("no archived copy known", "dim"))
     return parts

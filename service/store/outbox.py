@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from service.store.tables import (
     AlertRow,
     ArticleRow,
     CheckRow,
+    DriftRow,
     LinkRow,
     MonitorStateRow,
     NotificationRow,
@@ -43,6 +44,11 @@ O = OccurrenceRow.__table__  # type: ignore[attr-defined]  # noqa: E741
 AR = ArticleRow.__table__  # type: ignore[attr-defined]
 S = SnapshotRow.__table__  # type: ignore[attr-defined]
 M = MonitorStateRow.__table__  # type: ignore[attr-defined]
+D = DriftRow.__table__  # type: ignore[attr-defined]
+
+DRIFT_KEY_PREFIX = "drift:"
+_DRIFT_VERDICTS = ("same", "drifted", "replaced")
+_DRIFT_CHANGED = ("drifted", "replaced")
 
 PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
 
@@ -98,6 +104,26 @@ class LinkFacts:
     last_status: int | None
     last_final_url: str | None
     last_checked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DriftChangeFacts:
+    """A drift comparison whose verdict turned from same (or none) to drifted / replaced."""
+
+    id: int  # the drift_checks row: the event key is drift:<id>
+    link_id: int
+    url: str
+    checked_at: datetime | None
+    capture_timestamp: datetime | None
+    verdict: str
+    previous: str | None  # the verdict before (None: first comparison)
+    cosine: float | None
+    containment: float | None
+    title_similarity: float | None
+    word_count_capture: int | None
+    word_count_live: int | None
+    last_outcome: str | None
+    last_status: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +278,63 @@ def moved_links(session: Session) -> list[LinkFacts]:
         L.c.ignored.is_(False),
     )
     return [LinkFacts(*row) for row in session.execute(stmt).all()]
+
+
+def drift_changes(
+    session: Session, *, since: datetime, limit: int = 1000
+) -> list[DriftChangeFacts]:
+    """Drift comparisons made since `since` whose verdict is drifted or replaced while the
+    link's previous verdict was same (or it had none), with no `drift:<id>` alert yet.
+
+    Only links still alive, cited (not retired) and not ignored; oldest first.
+    """
+    prev_row = D.alias("d_prev")
+    previous = (
+        select(prev_row.c.verdict)
+        .where(
+            prev_row.c.link_id == D.c.link_id,
+            prev_row.c.verdict.in_(_DRIFT_VERDICTS),
+            or_(
+                prev_row.c.checked_at < D.c.checked_at,
+                and_(prev_row.c.checked_at == D.c.checked_at, prev_row.c.id < D.c.id),
+            ),
+        )
+        .order_by(prev_row.c.checked_at.desc(), prev_row.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    key = literal(DRIFT_KEY_PREFIX) + cast(D.c.id, String)
+    stmt = (
+        select(
+            D.c.id,
+            D.c.link_id,
+            L.c.url,
+            D.c.checked_at,
+            D.c.capture_timestamp,
+            D.c.verdict,
+            previous.label("previous"),
+            D.c.cosine,
+            D.c.containment,
+            D.c.title_similarity,
+            D.c.word_count_capture,
+            D.c.word_count_live,
+            L.c.last_outcome,
+            L.c.last_status,
+        )
+        .select_from(D.join(L, L.c.id == D.c.link_id))
+        .where(
+            D.c.verdict.in_(_DRIFT_CHANGED),
+            D.c.checked_at >= since,
+            func.coalesce(previous, "same") == "same",
+            ~exists().where(A.c.event_key == key),
+            L.c.health == "alive",
+            L.c.retired.is_(False),
+            L.c.ignored.is_(False),
+        )
+        .order_by(D.c.checked_at, D.c.id)
+        .limit(limit)
+    )
+    return [DriftChangeFacts(**row._asdict()) for row in session.execute(stmt).all()]
 
 
 def citations_for_links(

@@ -20,17 +20,30 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from service import __version__
-from service.errors import LinkwatchError, StoreError
+from service.drift.verdict import drift_score
+from service.errors import LinkwatchError, StoreError, UsageError
 from service.model import Health
 from service.reports import html as report_html
 from service.reports._text import percent, short_time, uptime
 from service.reports.build import article_summaries, build_report, link_timelines
 from service.reports.json_format import link_object
 from service.reports.model import Availability
+from service.reports.publication import (
+    BY_CHOICES,
+    SCOPES,
+    YearRow,
+    columns,
+    publication_data,
+    publication_report,
+    year_chart_svg,
+)
+from service.reports.publication import summary as publication_summary
+from service.reports.publication import title as publication_title
 from service.settings import Settings
 from service.store.db import Database
-from service.store.tables import LinkRow
-from service.web import metrics, queries
+from service.store.drift import drift_history
+from service.store.tables import DriftRow, LinkRow
+from service.web import apidocs, metrics, queries
 from service.web.auth import require_token
 from service.web.schemas import (
     AddArticleIn,
@@ -38,6 +51,7 @@ from service.web.schemas import (
     AvailabilityOut,
     CheckOut,
     CitingOut,
+    DriftOut,
     HealthzOut,
     IgnoreIn,
     LinkDetailOut,
@@ -51,6 +65,7 @@ PAGE_CSP = (
     "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 Clock = Callable[[], datetime]
+PUBLICATION_DOMAINS = 100  # domain rows shown on /publication (all of them in /api/publication)
 
 
 def utcnow() -> datetime:
@@ -75,12 +90,15 @@ def _environment() -> Environment:
         weblink=lambda text, url, cls="": Markup(report_html.link_html(text, url, cls)),  # noqa: S704
         strip=lambda days: Markup(report_html.strip_svg(days)),  # noqa: S704 - numbers and escaped text
         bar=lambda counts: Markup(report_html.health_bar_svg(counts)),  # noqa: S704
+        drift_chip=lambda link: Markup(report_html.drift_chip(link)),  # noqa: S704 - escaped
     )
     env.filters.update(
         when=lambda value: short_time(value) if isinstance(value, datetime) else "-",
         day=lambda value: value.strftime("%Y-%m-%d") if isinstance(value, datetime | date) else "-",
         percent=lambda value: percent(value) if value is not None else "n/a",
         uptime=lambda a: uptime(a) if isinstance(a, Availability) else "-",
+        drift_fact=report_html.drift_fact,
+        score=lambda value: f"{value:.2f}" if isinstance(value, float) else "-",
     )
     return env
 
@@ -120,13 +138,35 @@ def _link_out(view: queries.LinkRowView) -> LinkOut:
     )
 
 
+def _drift_out(row: DriftRow) -> DriftOut:
+    return DriftOut(
+        checked_at=row.checked_at,
+        verdict=row.verdict,
+        drift_score=drift_score(row.cosine),
+        cosine=row.cosine,
+        containment=row.containment,
+        title_similarity=row.title_similarity,
+        word_count_capture=row.word_count_capture,
+        word_count_live=row.word_count_live,
+        capture_timestamp=row.capture_timestamp,
+        error=row.error,
+    )
+
+
+def _drift_views(session: Session, link_id: int) -> tuple[DriftOut | None, list[DriftOut]]:
+    """(the newest verdict, every comparison newest first) of one link."""
+    history = [_drift_out(row) for row in reversed(drift_history(session, link_id))]
+    latest = next((d for d in history if d.verdict in ("same", "drifted", "replaced")), None)
+    return latest, history
+
+
 def create_app(db: Database, settings: Settings, *, clock: Clock = utcnow) -> FastAPI:
     """The dashboard application over `db` (run it with uvicorn; see service.web.server)."""
     app = FastAPI(
         title="linkwatch",
         version=__version__,
         description="Link-rot and archive monitor: articles, links, check history, snapshots.",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs is our own page: Swagger UI would load its assets from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -177,7 +217,10 @@ def create_app(db: Database, settings: Settings, *, clock: Clock = utcnow) -> Fa
             if link is None:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"no link with id {link_id}")
             availability, days = link_timelines(s, [link_id], now=clock())[link_id]
+            drift, drifts = _drift_views(s, link_id)
             context: dict[str, Any] = {
+                "drift": drift,
+                "drifts": drifts,
                 "link": link,
                 "availability": availability,
                 "days": days,
@@ -187,6 +230,24 @@ def create_app(db: Database, settings: Settings, *, clock: Clock = utcnow) -> Fa
                 "checks": queries.history(s, link_id, limit=200),
             }
         return page("link.html", **context)
+
+    @app.get("/publication", response_class=HTMLResponse, include_in_schema=False)
+    def publication_page() -> HTMLResponse:
+        now = clock()
+        with session() as s:
+            reports = {by: publication_report(s, by, now=now) for by in BY_CHOICES}
+        tables = {by: columns(r) for by, r in reports.items()}
+        years = [r for r in reports["year"].rows if isinstance(r, YearRow)]
+        domain_rows = tables["domain"][1]
+        return page(
+            "publication.html",
+            reports=reports,
+            tables=tables,
+            titles={by: publication_title(r) for by, r in reports.items()},
+            summary=publication_summary(reports["year"]),
+            chart=Markup(year_chart_svg(years)),  # noqa: S704 - numbers
+            domains_shown=min(len(domain_rows), PUBLICATION_DOMAINS),
+        )
 
     # -- JSON API ---------------------------------------------------------------------------
 
@@ -286,6 +347,7 @@ def create_app(db: Database, settings: Settings, *, clock: Clock = utcnow) -> Fa
             availability, _ = link_timelines(s, [link_id], now=clock())[link_id]
             cited = queries.citing(s, link_id)
             snaps = queries.snapshots(s, link_id)
+            drift, drifts = _drift_views(s, link_id)
         return LinkDetailOut(
             link=_link_out(view),
             cited_by=[
@@ -315,7 +377,28 @@ def create_app(db: Database, settings: Settings, *, clock: Clock = utcnow) -> Fa
                 AvailabilityOut(days=a.days, checks=a.checks, alive=a.alive, uptime=a.uptime)
                 for a in availability
             ],
+            drift=drift,
+            drift_history=drifts,
         )
+
+    @app.get("/api/publication", tags=["publication"])
+    def api_publication(
+        by: Annotated[str, Query(description="year | domain | source")] = "year",
+        scope: Annotated[str, Query(description="all | external | internal links")] = "all",
+        source: Annotated[int | None, Query(description="only this source's articles")] = None,
+    ) -> dict[str, Any]:
+        """Link rot of the whole publication: dead share by publication year, by linked domain
+        (internal / external) or by source (what `linkwatch publication-report` prints)."""
+        if by not in BY_CHOICES:
+            raise HTTPException(422, f"unknown view {by!r}; use one of {', '.join(BY_CHOICES)}")
+        if scope not in SCOPES:
+            raise HTTPException(422, f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+        try:
+            with session() as s:
+                report = publication_report(s, by, now=clock(), source_id=source, scope=scope)
+        except UsageError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return publication_data(report)
 
     @app.get("/api/links/{link_id}/history", response_model=list[CheckOut], tags=["links"])
     def api_link_history(
@@ -369,6 +452,14 @@ def create_app(db: Database, settings: Settings, *, clock: Clock = utcnow) -> Fa
     def api_recheck(link_id: int) -> LinkOut:
         """Make the link due now: the daemon checks it on its next tick."""
         return _update_link(link_id, next_check_at=clock())
+
+    # -- API documentation (self-contained: opens offline) -----------------------------------
+
+    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        endpoints = apidocs.endpoints(app.openapi(), apidocs.token_routes(app))
+        schemas = apidocs.schemas(app.openapi())
+        return page("api_docs.html", endpoints=endpoints, schemas=schemas, version=__version__)
 
     # -- operations -------------------------------------------------------------------------
 

@@ -66,11 +66,34 @@ class AvailabilityOut(BaseModel):
     uptime: float | None
 
 
+class DriftOut(BaseModel):
+    """One comparison of the live page with its citation capture (content drift)."""
+
+    checked_at: datetime | None
+    verdict: str = Field(description="same | drifted | replaced, or error (no verdict)")
+    drift_score: float | None = Field(description="1 - cosine: 0 unchanged, 1 unrelated")
+    cosine: float | None
+    containment: float | None = Field(
+        description="share of the capture's 4-word shingles still on the live page"
+    )
+    title_similarity: float | None
+    word_count_capture: int | None
+    word_count_live: int | None
+    capture_timestamp: datetime | None
+    error: str | None
+
+
 class LinkDetailOut(BaseModel):
     link: LinkOut
     cited_by: list[CitingOut]
     snapshots: list[SnapshotOut]
     availability: list[AvailabilityOut]
+    drift: DriftOut | None = Field(
+        None, description="the newest drift verdict (None: never compared with a verdict)"
+    )
+    drift_history: list[DriftOut] = Field(
+        default_factory=list, description="every comparison, newest first"
+    )
 
 
 class CheckOut(BaseModel):

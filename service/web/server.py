@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from service.errors import InputError
 from service.settings import Settings
 from service.store.db import Database
 from service.web.app import create_app
@@ -101,3 +102,38 @@ async def serve_dashboard(
             server.should_exit = True
             await task
         sock.close()
+
+
+def start_dashboard(
+    db: Database, settings: Settings, stop_event: asyncio.Event
+) -> asyncio.Task[None]:
+    """`linkwatch run` with web.enabled: bind now (a busy address is a one-line InputError at
+    start, not a surprise later), then serve in a task until `stop_event` is set. A failure of
+    the dashboard is logged and never stops the daemon."""
+    try:
+        sock = bind_socket(settings.web.host, settings.web.port)
+    except OSError as exc:
+        raise InputError(
+            f"web.enabled: cannot serve the dashboard on {settings.web.host}:{settings.web.port}: "
+            f"{exc.strerror or exc}"
+        ) from exc
+    log.info("dashboard on http://%s:%d/", settings.web.host, bound_port(sock))
+
+    async def run() -> None:
+        try:
+            await serve_dashboard(db, settings, stop_event, sock=sock)
+        except Exception:
+            log.exception("the dashboard stopped with an error; the monitor goes on")
+
+    return asyncio.create_task(run(), name="dashboard")
+
+
+async def stop_dashboard(task: asyncio.Task[None], stop_event: asyncio.Event) -> None:
+    """Stop a dashboard started by `start_dashboard` (waits for requests in flight, 10 s)."""
+    stop_event.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=10.0)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

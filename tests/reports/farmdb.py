@@ -3,7 +3,9 @@
 Three check rounds 13 hours apart (the Checker's clock is injected, the HTTP is real), recorded
 through the store, so `/status/404` and the refused port become confirmed dead, `/moved/page`
 moved, `/status/403` unknown, `/status/503` stays transient. The dead page gets a citation
-capture as the archive stage would store it.
+capture as the archive stage would store it; `/ok` and `/moved/page` get drift comparisons
+(`/ok` was the same as cited, then drifted; `/moved/page` is the same) as the drift stage
+would store them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from service.model import ArticleMeta, LinkKind
 from service.settings import ChecksSettings
 from service.store import repo
 from service.store.db import Database
-from service.store.tables import SnapshotRow
+from service.store.tables import DriftRow, SnapshotRow
 from tests.reports.sample import RULE
 from tests.support.farm import LinkFarm
 
@@ -101,6 +103,24 @@ def fill_from_farm(db: Database, farm: LinkFarm) -> tuple[int, int]:
                 status=200,
             )
         )
+        drift = [
+            (farm.url("/ok"), NOW - timedelta(days=40), "same", 0.93),
+            (farm.url("/ok"), NOW - timedelta(hours=2), "drifted", 0.4213),
+            (farm.url("/moved/page"), NOW - timedelta(hours=2), "same", 0.9871),
+        ]
+        for url, at, verdict, cosine in drift:
+            session.add(
+                DriftRow(
+                    link_id=links[url].id,
+                    checked_at=at,
+                    capture_timestamp=datetime(2019, 3, 4, 10, 15, tzinfo=UTC),
+                    verdict=verdict,
+                    cosine=cosine,
+                    containment=cosine,
+                    word_count_capture=800,
+                    word_count_live=760,
+                )
+            )
     assert ids[0] is not None and ids[1] is not None
     return ids[0], ids[1]
 
