@@ -4,13 +4,39 @@ from __future__ import annotations
 
 import sys
 
-import typer
-
+# Command modules register themselves on `app` when imported (one line per module).
+from service.cli import (
+    alerts,  # linkwatch alerts test|list
+    archive,  # linkwatch archive lookup|save
+    check,  # linkwatch check
+    config,  # linkwatch config check|show|reference
+    daemon,  # linkwatch run
+    db,  # linkwatch db upgrade|current
+    drift,  # linkwatch drift
+    exchange,  # linkwatch export, linkwatch import
+    recover,  # linkwatch recover
+    report,  # linkwatch report, fix, serve
+    sources,  # linkwatch sources, publication-report
+    watch,  # linkwatch add|list|remove|status
+)
 from service.cli.app import app
 
-# Command modules register themselves on `app` when imported (one line per module).
-
-__all__ = ["app", "main"]
+__all__ = [
+    "alerts",
+    "app",
+    "archive",
+    "check",
+    "config",
+    "daemon",
+    "db",
+    "drift",
+    "exchange",
+    "main",
+    "recover",
+    "report",
+    "sources",
+    "watch",
+]
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ async def _add(db: Database, settings: Settings, entry: WatchEntry) -> ArticleRo
 
 
 @app.command("add")
-def add(  # noqa: PLR0917  (Typer reads the parameters)
+def add(
     source: str | None = typer.Argument(
         None, help="An article file (Markdown, HTML), an article URL, or a folder of articles."
     ),
