@@ -5,7 +5,7 @@
 Starts its own link farm (benchmarks/farm.py) on loopback and measures whole processes (wall
 time, CPU user+sys and peak RSS from os.wait4). Artefacts go to benchmarks/out/ (git-ignored);
 peers are installed into benchmarks/.peers/ when missing. `--smoke` is a small version for CI
-that fails (exit 1) when linkwatch's verdicts are wrong. See docs/benchmarks.md.
+that fails (exit 1) when linkwatch's verdicts are wrong. See the README.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The HTTP checker: one check = HEAD (then GET if needed), redirects hop by hop, one deadline.
 
 Network problems never raise: every failure becomes an `Observation` with an `ErrorKind`, which
-`classify` turns into an `Outcome`. Within the check's deadline (docs/verdicts.md):
+`classify` turns into an `Outcome`. Within the check's deadline (the README):
 
 - transient outcomes are retried (`retry.py`: 2 retries, 1 s doubling, Retry-After honoured);
 - every request waits for its host's turn (`limits.HostLimiter`: concurrency, interval,

@@ -1,6 +1,6 @@
 """Pure classification: what the checker saw (`Observation`) -> `Outcome`. No I/O here.
 
-The table, in order (docs/checks.md has it for users):
+The table, in order (the README has it for users):
 
 - a failure before a final answer: by its kind (dns -> dns_error, refused/unreachable/
   disconnected -> refused, timeout -> timeout, tls -> tls_error, private -> private_target,
@@ -12,7 +12,7 @@ The table, in order (docs/checks.md has it for users):
   401, 402, 403, 407, 451, 999 and every other 4xx -> blocked (the server refused *us*);
 - 5xx and anything else -> server_error (a final 3xx only when its redirect was unusable).
 
-Then the verdicts of issue 3 (docs/verdicts.md), which only ever turn an answer that *looks*
+Then the verdicts of issue 3 (the README), which only ever turn an answer that *looks*
 fine, or a wall, into what it really is:
 
 - a challenge page (`challenge.py`: a 403/429/503, or a 2xx, whose body is a JavaScript or

@@ -1,7 +1,7 @@
 """`redirect_to_root`: a deep link whose redirects end at the site's home or login page. Pure.
 
 Sites that delete a page often redirect it (and every unknown path) to their home page, which
-answers 200: a status-only checker calls that alive. The rule (docs/verdicts.md):
+answers 200: a status-only checker calls that alive. The rule (the README):
 
 - the link is deep (its path is not the site's root or an index/locale home page);
 - its redirect chain ends somewhere else than the link itself (trivial redirects, i.e.

@@ -1,6 +1,6 @@
 """Soft-404 detection: a 2xx answer that is really a "not found" page. Pure, no I/O here.
 
-Two kinds of evidence (docs/verdicts.md explains them to users):
+Two kinds of evidence (the README explains them to users):
 
 - Cheap signals, from the answer already fetched (`cheap_verdict`): a redirect that ends at a
   URL like `/404`, `/not-found`, `/notfound`, `/error`; an error phrase in the `<title>`

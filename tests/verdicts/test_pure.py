@@ -260,6 +260,6 @@ def test_docs_explain_every_outcome_in_the_words_of_the_model() -> None:
 
     from service.model import OUTCOME_EXPLANATION
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "verdicts.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for outcome, text in OUTCOME_EXPLANATION.items():
         assert f"| `{outcome.value}` | {outcome.signal.value} | {text} |" in doc, outcome
