@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from datetime import date
 from pathlib import Path
@@ -59,6 +60,7 @@ def check(
     if check_fragments:
         overrides["check_fragments"] = True
     settings = settings_from_cli(config, checks=overrides)
+    _log_warnings_to_stderr()
     pub: date | None = parse_date(published, "--published") if published else None
 
     articles = asyncio.run(load_articles(sources, settings, published=pub, source_url=source_url))
@@ -82,7 +84,8 @@ def check(
 
     if run.offline:
         typer.echo(
-            f"linkwatch: the monitor is offline; {run.unverified} links could not be verified",
+            f"linkwatch: the monitor is offline; {run.unverified} "
+            f"{'link' if run.unverified == 1 else 'links'} could not be verified",
             err=True,
         )
         raise typer.Exit(EXIT_OFFLINE)
@@ -119,3 +122,14 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+def _log_warnings_to_stderr() -> None:
+    """One-shot runs show library and stage warnings as `linkwatch: warning: ...` lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("linkwatch: warning: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
