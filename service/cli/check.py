@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from service.checks.config import with_cli_overrides
 from service.cli.app import EXIT_BROKEN, EXIT_OFFLINE, EXIT_OK, app, fail
 from service.cli.common import open_db, parse_date, settings_from_cli
 from service.model import CheckResult
@@ -52,14 +53,12 @@ def check(
     """
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    overrides: dict[str, Any] = {}
-    if resolve:
-        overrides["resolve"] = list(resolve)
-    if allow_private:
-        overrides["allow_private"] = True
-    if check_fragments:
-        overrides["check_fragments"] = True
-    settings = settings_from_cli(config, checks=overrides)
+    settings = settings_from_cli(
+        config, checks={"check_fragments": True} if check_fragments else {}
+    )
+    # --resolve pins are added to the configured ones (the command line wins for its host).
+    checks = with_cli_overrides(settings.checks, resolve=resolve, allow_private=allow_private)
+    settings = settings.model_copy(update={"checks": checks})
     _log_warnings_to_stderr()
     pub: date | None = parse_date(published, "--published") if published else None
 
