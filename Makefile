@@ -20,7 +20,7 @@ example: setup
 	@$(BIN)/linkwatch check $(SEED); code=$$?; \
 	  if [ $$code -eq 1 ] || [ $$code -eq 3 ]; then echo "(linkwatch exited $$code: see the report above)"; exit 0; fi; exit $$code
 
-# The whole test suite, on SQLite and on the PostgreSQL at LINKWATCH_TEST_PG_URL
+# The whole test suite, on SQLite and on the PostgreSQL at TEST_PG_URL
 # (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres; its tests skip when it is down, fail in CI).
 test: setup
 	$(BIN)/pytest -q

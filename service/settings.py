@@ -351,12 +351,26 @@ def _resolve_files(tree: dict[str, Any], where: str, errors: list[str]) -> dict[
     return out
 
 
-def _format_validation(exc: ValidationError) -> list[str]:
+def _env_name(loc: tuple[int | str, ...], env: Mapping[str, str]) -> str | None:
+    """The LINKWATCH_* variable that set the key at `loc`, if one did."""
+    keys = [str(p) for p in loc if isinstance(p, str)]
+    for n in range(len(keys), 0, -1):
+        name = ENV_PREFIX + "__".join(keys[:n]).upper()
+        for variant in (name, name + "_FILE"):
+            if variant in env:
+                return variant
+    return None
+
+
+def _format_validation(exc: ValidationError, env: Mapping[str, str]) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"{loc}: {msg}")
+        source = _env_name(err["loc"], env)
+        lines.append(
+            f"{loc}: {msg}" + (f" (from the environment variable {source})" if source else "")
+        )
     return lines
 
 
@@ -398,4 +412,4 @@ def load_settings(
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(exc)) from exc
+        raise ConfigError(_format_validation(exc, env)) from exc

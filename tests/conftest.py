@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 PG_ADMIN_URL = os.environ.get(
-    "LINKWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    "TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
