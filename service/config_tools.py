@@ -136,9 +136,14 @@ class Problem:
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
 
 
+_ENV_SUFFIX = re.compile(r" \(from the environment variable \w+\)$")
+
+
 def _split(error: str) -> tuple[str, str]:
+    """'key: message' -> (key, message); the loader's env-variable note is dropped, because
+    check_config names the variable itself."""
     key, sep, message = error.partition(": ")
-    return (key, message) if sep else ("", error)
+    return (key, _ENV_SUFFIX.sub("", message)) if sep else ("", error)
 
 
 def _without_secret_files(tree: Any) -> Any:
