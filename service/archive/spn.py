@@ -263,53 +263,33 @@ def _record(
     with session_factory() as session:
         previous = store.save_request_for(session, link_id)
         attempts = (previous.attempts if previous is not None else 0) + (1 if submitted else 0)
+        error: str | None = None
+        captured_at: datetime | None = None
         if outcome.state == "success" and outcome.capture is not None:
             store.store_saved_capture(session, link_id, outcome.capture, now)
-            store.record_save(
-                session,
-                link_id,
-                state=store.SAVE_SUCCESS,
-                now=now,
-                submitted=submitted,
-                job_id=outcome.job_id,
-                captured_at=outcome.capture.timestamp,
-                next_attempt_at=now + timedelta(days=max_age_days),
-            )
+            state, captured_at = store.SAVE_SUCCESS, outcome.capture.timestamp
+            next_attempt_at = now + timedelta(days=max_age_days)
         elif outcome.state == "pending":
-            store.record_save(
-                session,
-                link_id,
-                state=store.SAVE_PENDING,
-                now=now,
-                submitted=submitted,
-                job_id=outcome.job_id,
-                next_attempt_at=now + timedelta(minutes=5),
-            )
+            state, next_attempt_at = store.SAVE_PENDING, now + timedelta(minutes=5)
         elif outcome.state == "not_archivable":
-            store.record_save(
-                session,
-                link_id,
-                state=store.SAVE_NOT_ARCHIVABLE,
-                now=now,
-                submitted=submitted,
-                job_id=outcome.job_id,
-                error=outcome.error,
-                next_attempt_at=now + timedelta(days=max_age_days),
-            )
+            state, error = store.SAVE_NOT_ARCHIVABLE, outcome.error
+            next_attempt_at = now + timedelta(days=max_age_days)
         else:
             delay = retry_delay(attempts)
             if outcome.retry_after_s:
                 delay = max(delay, timedelta(seconds=outcome.retry_after_s))
-            store.record_save(
-                session,
-                link_id,
-                state=store.SAVE_ERROR,
-                now=now,
-                submitted=submitted,
-                job_id=outcome.job_id,
-                error=outcome.error,
-                next_attempt_at=now + delay,
-            )
+            state, error, next_attempt_at = store.SAVE_ERROR, outcome.error, now + delay
+        store.record_save(
+            session,
+            link_id,
+            state=state,
+            now=now,
+            submitted=submitted,
+            job_id=outcome.job_id,
+            error=error,
+            next_attempt_at=next_attempt_at,
+            captured_at=captured_at,
+        )
 
 
 async def save_due(

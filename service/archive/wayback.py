@@ -38,7 +38,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -51,6 +50,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from waybackpy.exceptions import BlockedSiteError, WaybackError
 
 from service import __version__
+from service.checks.headers import parse_retry_after as http_retry_after
 from service.errors import ArchiveError, ArchiveRateLimited
 from service.model import Capture
 
@@ -135,18 +135,7 @@ def parse_timestamp(ts: str) -> datetime:
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Retry-After as seconds (delta-seconds or HTTP-date); None when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return http_retry_after(value, now or datetime.now(UTC))
 
 
 # -- CDX records (pure) ----------------------------------------------------------------------

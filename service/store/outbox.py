@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
+from sqlalchemy import Select, String, and_, cast, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -223,11 +223,9 @@ def count_checks(session: Session, link_id: int, until: datetime) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
-def links_facts(session: Session, link_ids: Iterable[int]) -> dict[int, LinkFacts]:
-    ids = sorted(set(link_ids))
-    if not ids:
-        return {}
-    stmt = select(
+def _link_facts_select() -> Select[Any]:
+    """The columns of LinkFacts, in field order."""
+    return select(
         L.c.id,
         L.c.url,
         L.c.health,
@@ -236,22 +234,20 @@ def links_facts(session: Session, link_ids: Iterable[int]) -> dict[int, LinkFact
         L.c.last_status,
         L.c.last_final_url,
         L.c.last_checked_at,
-    ).where(L.c.id.in_(ids))
+    )
+
+
+def links_facts(session: Session, link_ids: Iterable[int]) -> dict[int, LinkFacts]:
+    ids = sorted(set(link_ids))
+    if not ids:
+        return {}
+    stmt = _link_facts_select().where(L.c.id.in_(ids))
     return {row[0]: LinkFacts(*row) for row in session.execute(stmt).all()}
 
 
 def dead_links_since(session: Session, older_than: datetime) -> list[LinkFacts]:
     """Links dead since before `older_than` (not retired, not ignored): reminder candidates."""
-    stmt = select(
-        L.c.id,
-        L.c.url,
-        L.c.health,
-        L.c.health_since,
-        L.c.last_outcome,
-        L.c.last_status,
-        L.c.last_final_url,
-        L.c.last_checked_at,
-    ).where(
+    stmt = _link_facts_select().where(
         L.c.health == "dead",
         L.c.health_since <= older_than,
         L.c.retired.is_(False),
@@ -262,16 +258,7 @@ def dead_links_since(session: Session, older_than: datetime) -> list[LinkFacts]:
 
 def moved_links(session: Session) -> list[LinkFacts]:
     """Alive links whose last check saw a permanent redirect to another page."""
-    stmt = select(
-        L.c.id,
-        L.c.url,
-        L.c.health,
-        L.c.health_since,
-        L.c.last_outcome,
-        L.c.last_status,
-        L.c.last_final_url,
-        L.c.last_checked_at,
-    ).where(
+    stmt = _link_facts_select().where(
         L.c.last_outcome == "moved",
         L.c.last_final_url.is_not(None),
         L.c.retired.is_(False),

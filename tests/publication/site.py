@@ -13,15 +13,15 @@ server side. Its state is plain attributes that tests change between scans.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from types import TracebackType
 
 from aiohttp import web
+
+from tests.support.serving import LoopThread
 
 HOST = "news.test"
 IP = "127.0.0.42"
@@ -91,10 +91,8 @@ class NewsSite:
     port: int = 0
 
     def __post_init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
+        self._serving = LoopThread("news-site", self._start, self._close)
 
     # -- URLs and counts --------------------------------------------------------------------
 
@@ -200,28 +198,24 @@ class NewsSite:
         return web.Response(text=page.html(), content_type="text/html", headers={"ETag": etag})
 
     def __enter__(self) -> NewsSite:
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
+        if not self._serving.start(10):
             raise RuntimeError("the news site did not start")
         return self
 
-    def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
+    async def _start(self) -> None:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
-        loop.run_until_complete(self._runner.setup())
+        await self._runner.setup()
         site = web.TCPSite(self._runner, self.ip, 0)
-        loop.run_until_complete(site.start())
+        await site.start()
         server = site._server
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self._runner.cleanup())
-        loop.close()
+
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def __exit__(
         self,
@@ -229,7 +223,4 @@ class NewsSite:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        self._serving.stop()

@@ -41,7 +41,6 @@ import hashlib
 import itertools
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -52,6 +51,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
+
+from tests.support.serving import LoopThread
 
 CDX_FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")
 BLOCKED_SITE_BODY = (
@@ -210,8 +211,6 @@ class FakeWayback:
         self.hits: list[Hit] = []
         self._job_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._thread_loop: asyncio.AbstractEventLoop | None = None
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -313,33 +312,12 @@ class FakeWayback:
     @contextmanager
     def running_in_thread(self) -> Iterator[FakeWayback]:
         """Serve from a background thread with its own event loop (for synchronous tests)."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        errors: list[BaseException] = []
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:
-                errors.append(exc)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.close())
-            loop.close()
-
-        thread = threading.Thread(target=serve, name="fake-wayback", daemon=True)
-        thread.start()
-        started.wait(10)
-        if errors:
-            raise errors[0]
+        serving = LoopThread("fake-wayback", self.start, self.close)
+        serving.start(10)
         try:
             yield self
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
+            serving.stop()
 
     # -- plumbing --------------------------------------------------------------------------
 

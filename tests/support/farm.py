@@ -83,6 +83,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.serving import LoopThread
+
 Handler = Callable[[web.Request, "LinkFarm"], Awaitable[web.StreamResponse]]
 
 DEFAULT_IPS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
@@ -456,8 +458,7 @@ class LinkFarm:
         self._refused_sock: socket.socket | None = None
         self.raw_ports: dict[str, int] = {}
         self._ca: Any = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._serving: LoopThread | None = None
 
     # -- addresses --
 
@@ -653,29 +654,8 @@ class LinkFarm:
     # Sync use: the farm runs in its own thread and event loop.
 
     def __enter__(self) -> LinkFarm:
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop())
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="link-farm", daemon=True)
-        self._thread.start()
-        started.wait(30)
-        if failure:
-            raise failure[0]
+        self._serving = LoopThread("link-farm", self.start, self.stop)
+        self._serving.start(30)
         return self
 
     def __exit__(
@@ -684,9 +664,8 @@ class LinkFarm:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+        if self._serving is not None:
+            self._serving.stop()
 
     def describe(self) -> dict[str, Any]:
         return {

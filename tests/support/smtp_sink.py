@@ -15,9 +15,7 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -25,11 +23,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+from tests.support.serving import free_port, wait_for_count
 
 
 @dataclass
@@ -106,12 +100,7 @@ class SmtpSink:
             return list(self._handler.received)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.messages) >= count:
-                return self.messages
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} messages, got {len(self.messages)}")
+        return wait_for_count(lambda: self.messages, count, timeout, "messages")
 
     def start(self) -> SmtpSink:
         self._controller.start()

@@ -12,17 +12,15 @@ It runs in a thread with its own event loop, so it answers while a test's own lo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from tests.support.smtp_sink import free_port
+from tests.support.serving import LoopThread, free_port, wait_for_count
 
 
 @dataclass(frozen=True)
@@ -45,10 +43,8 @@ class WebhookReceiver:
         self._requests: list[Request] = []
         self._fail_status: int | None = None
         self._fail_left: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
+        self._serving = LoopThread("webhook-receiver", self._start, self._close)
 
     # control -----------------------------------------------------------------------------
     def fail(self, status: int = 500, times: int | None = None) -> None:
@@ -71,12 +67,7 @@ class WebhookReceiver:
         return [r for r in self.requests if 200 <= r.status < 300]
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Request]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.delivered) >= count:
-                return self.delivered
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} delivered requests, got {len(self.delivered)}")
+        return wait_for_count(lambda: self.delivered, count, timeout, "delivered requests")
 
     # server ------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.Response:
@@ -94,31 +85,25 @@ class WebhookReceiver:
             )
         return web.Response(status=status, text="ok" if status < 400 else "receiver failure")
 
-    def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
+    async def _start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, self.host, self.port).start())
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self.port).start()
         self._runner = runner
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
+
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def start(self) -> WebhookReceiver:
-        self._thread = threading.Thread(target=self._serve, name="webhook-receiver", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
+        if not self._serving.start(10):
             raise RuntimeError("webhook receiver did not start")
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+        self._serving.stop()
 
     def __enter__(self) -> WebhookReceiver:
         return self.start()

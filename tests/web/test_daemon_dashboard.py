@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.monitor.daemon_support import cli, start_daemon, stop, wait_for
-from tests.support.smtp_sink import free_port
+from tests.support.serving import free_port
 
 HOST = "127.0.0.5"
 
