@@ -29,11 +29,13 @@ from service.store.tables import (
     ArticleRow,
     CheckDailyRow,
     CheckRow,
+    DriftRow,
     LinkRow,
     NotificationRow,
     OccurrenceRow,
     SaveRequestRow,
     SnapshotRow,
+    SourceRow,
     TransitionRow,
 )
 from service.store.types import UTCDateTime
@@ -45,14 +47,19 @@ def _table(model: Any) -> Table:
     return table
 
 
+RUNTIME_TABLES = frozenset({"workers", "monitor_state", "alembic_version"})
+"""Heartbeats and the monitor's small state: not history, never exported."""
+
 EXPORT_TABLES: tuple[Table, ...] = tuple(
     _table(row)
     for row in (
+        SourceRow,
         ArticleRow,
         LinkRow,
         OccurrenceRow,
         CheckRow,
         CheckDailyRow,
+        DriftRow,
         SnapshotRow,
         SaveRequestRow,
         TransitionRow,
@@ -115,10 +122,11 @@ def _since_filters(since: datetime) -> dict[str, ColumnElement[bool]]:
         c.c.checked_at >= since,
         c.c.id.in_(select(t.c.check_id).where(transitions_kept, t.c.check_id.is_not(None))),
     )
-    s, sr, d = (_table(x) for x in (SnapshotRow, SaveRequestRow, CheckDailyRow))
+    s, sr, d, dr = (_table(x) for x in (SnapshotRow, SaveRequestRow, CheckDailyRow, DriftRow))
     return {
         "checks": checks_kept,
         "check_daily": d.c.day >= since.date(),
+        "drift_checks": dr.c.checked_at >= since,
         "snapshots": s.c.looked_up_at >= since,
         "save_requests": or_(sr.c.submitted_at >= since, sr.c.submitted_at.is_(None)),
         "transitions": transitions_kept,

@@ -247,22 +247,6 @@ class MonitorStateRow(SQLModel, table=True):
     updated_at: datetime | None = _dt()
 
 
-ALL_TABLES = (
-    ArticleRow,
-    LinkRow,
-    OccurrenceRow,
-    CheckRow,
-    CheckDailyRow,
-    SnapshotRow,
-    SaveRequestRow,
-    TransitionRow,
-    AlertRow,
-    NotificationRow,
-    WorkerRow,
-    MonitorStateRow,
-)
-
-
 class DriftRow(SQLModel, table=True):
     """One comparison of a live page with its citation capture (content drift, issue 11).
 
@@ -304,3 +288,21 @@ class SourceRow(SQLModel, table=True):
     etag: str | None = Field(default=None, sa_column=Column(Text))
     last_modified: str | None = Field(default=None, sa_column=Column(Text))
     active: bool = True
+
+
+ALL_TABLES = (
+    ArticleRow,
+    LinkRow,
+    OccurrenceRow,
+    CheckRow,
+    CheckDailyRow,
+    SnapshotRow,
+    SaveRequestRow,
+    TransitionRow,
+    AlertRow,
+    NotificationRow,
+    WorkerRow,
+    MonitorStateRow,
+    DriftRow,
+    SourceRow,
+)

@@ -10,10 +10,13 @@ from service.store import repo
 from service.store.db import Database
 from service.store.tables import (
     AlertRow,
+    ArticleRow,
     CheckDailyRow,
+    DriftRow,
     NotificationRow,
     SaveRequestRow,
     SnapshotRow,
+    SourceRow,
 )
 
 T0 = datetime(2024, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
@@ -206,3 +209,33 @@ def fill(db: Database, days: int = 6) -> None:
             )
         )
         session.add(SaveRequestRow(link_id=alive, state="queued", next_attempt_at=T0))
+        # a publication source owning one article, and drift comparisons of a live link
+        source = SourceRow(
+            kind="sitemap",
+            location="https://news.example/sitemap.xml",
+            tags="news",
+            added_at=T0,
+            last_scan_at=T0 + timedelta(hours=1),
+            next_scan_at=T0 + timedelta(days=1),
+            etag='"abc"',
+        )
+        session.add(source)
+        session.flush()
+        owned = session.get(ArticleRow, 1)
+        assert owned is not None
+        owned.source_id = source.id
+        owned.lastmod = "2024-05-01"
+        for day, verdict, cosine in ((1, "same", 0.93), (4, "drifted", 0.41)):
+            session.add(
+                DriftRow(
+                    link_id=alive,
+                    checked_at=T0 + timedelta(days=day),
+                    capture_timestamp=T0 - timedelta(days=300),
+                    verdict=verdict,
+                    cosine=cosine,
+                    containment=cosine - 0.1,
+                    title_similarity=1.0,
+                    word_count_capture=800,
+                    word_count_live=760,
+                )
+            )

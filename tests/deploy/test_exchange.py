@@ -51,7 +51,8 @@ def test_export_is_ordered_and_complete(filled: Database) -> None:
     assert names == sorted(names, key=order.index)  # parents before children
     assert set(names) == set(order)  # every table of the history has rows here
     assert "workers" not in names and "monitor_state" not in names
-    first = json.loads(text.splitlines()[0])
+    assert json.loads(text.splitlines()[0])["table"] == "sources"  # articles refer to them
+    first = next(r for r in map(json.loads, text.splitlines()) if r["table"] == "articles")
     assert first == {"table": "articles", "row": first["row"]}
     assert first["row"]["added_at"] == "2024-03-01T08:30:15.123456+00:00"
     assert first["row"]["published"] == "2018-05-26"
@@ -94,7 +95,8 @@ def test_import_refuses_a_database_holding_data(filled: Database, db_url: str) -
     try:
         import_jsonl(target, io.StringIO(text))
         with pytest.raises(
-            StoreError, match=r"is not empty: articles \(2 rows\), links \(3 rows\)"
+            StoreError,
+            match=r"is not empty: sources \(1 rows\), articles \(2 rows\), links \(3 rows\)",
         ):
             import_jsonl(target, io.StringIO(text))
         assert _export(target) == text  # untouched
@@ -124,7 +126,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
 ) -> None:
     lines = _export(filled).splitlines()
     if bad_line == "BAD_DATE":
-        record = json.loads(lines[0])
+        record = next(r for r in map(json.loads, lines) if r["table"] == "articles")
         record["row"].update(id=9, location="x", added_at="yesterday")
         bad_line = json.dumps(record)
     text = "\n".join([*lines[:2], bad_line, *lines[2:]]) + "\n"
@@ -139,7 +141,7 @@ def test_rows_refused_by_the_database_roll_back(filled: Database, db_url: str) -
     lines = [
         ln
         for ln in _export(filled).splitlines()
-        if json.loads(ln)["table"] in {"articles", "checks"}
+        if json.loads(ln)["table"] in {"sources", "articles", "checks"}
     ]
     target = open_database(db_url)
     try:
@@ -244,3 +246,16 @@ def test_export_streams_from_a_server_side_cursor(empty_pg: str) -> None:
         assert re.match(r"\s*(DECLARE|FETCH)", seen[0], re.IGNORECASE), seen
     finally:
         db.dispose()
+
+
+def test_export_covers_every_history_table_parents_first() -> None:
+    """A table added to the schema must be exported (or named as runtime state)."""
+    from sqlmodel import SQLModel
+
+    from service.store.exchange import EXPORT_TABLES, RUNTIME_TABLES
+
+    names = [t.name for t in EXPORT_TABLES]
+    assert set(names) == {t.name for t in SQLModel.metadata.tables.values()} - RUNTIME_TABLES
+    for i, table in enumerate(EXPORT_TABLES):
+        for fk in table.foreign_keys:
+            assert names.index(fk.column.table.name) < i, (table.name, fk.column.table.name)
