@@ -6,8 +6,9 @@
         database through service.store.repo.sync_article (the path `linkwatch add` takes)
     python benchmarks/scale.py bookkeeping --checks N
         the daemon's bookkeeping, in process: Daemon._claim (lease a batch of due links) and
-        Daemon._record_sync (lock, health state machine, schedule, CheckRow, transition) for
-        N links; the checks themselves run against the farm and are not timed
+        Daemon._record_batch_sync (lock, health state machine, schedule, CheckRows,
+        transitions; one transaction per `record_batch` results, as the daemon flushes them)
+        for N links; the checks themselves run against the farm and are not timed
     python benchmarks/scale.py history --days D
         a bulk INSERT ... SELECT of one check per link per day for the last D days (what a
         year of daily checks leaves in `checks`, within the default retention of 400 days)
@@ -87,10 +88,12 @@ async def _bookkeeping(checks: int) -> dict[str, Any]:
                 if not batch:
                     break
                 results = await asyncio.gather(*(checker.check(link.url) for link in batch))
+                # The daemon writes results in batches of `record_batch` (one transaction each).
+                items = list(zip(batch, results, strict=True))
                 t0 = time.perf_counter()
-                for link, result in zip(batch, results, strict=True):
-                    rec = daemon._record_sync(link, result)
-                    transitions += rec is not None and rec.transition is not None
+                for start in range(0, len(items), daemon.record_batch):
+                    recs = daemon._record_batch_sync(items[start : start + daemon.record_batch])
+                    transitions += sum(r is not None and r.transition is not None for r in recs)
                 record_s += time.perf_counter() - t0
                 done += len(batch)
     finally:

@@ -13,8 +13,6 @@ from datetime import UTC, date, datetime
 
 from aiohttp.abc import AbstractResolver
 
-from service.archive.lookup import ArchiveClient
-from service.archive.sweep import refresh_archives
 from service.articles.sources import fetch_article, is_url, read_article_file
 from service.checks.canary import monitor_is_offline, offline_results
 from service.checks.checker import Checker
@@ -142,11 +140,10 @@ async def run_check(
 
     rule = death_rule(settings)
     with db.session() as session:
-        links = repo.links_for_urls(session, list(results))
-        for url, result in results.items():
-            link = links.get(url)
-            if link is not None and link.id is not None:
-                repo.record_check(session, link.id, result, rule)
+        ids = repo.link_ids_for_urls(session, results)
+        repo.record_checks_bulk(
+            session, {ids[url]: result for url, result in results.items() if url in ids}, rule
+        )
 
     with db.session() as session:
         report = build_report(session, article_ids=article_ids, now=clock())
@@ -166,8 +163,11 @@ async def _refresh_archives(
     db: Database, settings: Settings, urls: list[str], now: datetime
 ) -> dict[str, ArchiveInfo]:
     """Look up (and store) the snapshots of the links that are due; a fresh answer is reused."""
+    # Imported here: the Wayback client (waybackpy, requests) is not needed with --no-archive.
+    from service.archive.lookup import ArchiveClient
+    from service.archive.sweep import refresh_archives
+
     async with ArchiveClient(settings.wayback) as client:
         return await refresh_archives(
             db.session, client, now=now, urls=urls, deadline_s=settings.wayback.timeout_s * 3
         )
-

@@ -25,13 +25,13 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urljoin
-
-import tldextract
 
 from service.articles.normalize import normalize_url
 
@@ -42,10 +42,18 @@ _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _W3C_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 LISTING_KINDS = ("urlset", "sitemapindex", "rss", "atom")
-# The Public Suffix List snapshot shipped with tldextract: never downloaded (offline-safe).
-_EXTRACT = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
-)
+
+
+@lru_cache(maxsize=1)
+def _extractor() -> Callable[[str], Any]:
+    """The Public Suffix List snapshot shipped with tldextract: never downloaded (offline-safe).
+
+    Built on first use: tldextract (and requests) are not imported at start-up."""
+    import tldextract
+
+    return tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+    )
 
 
 class DiscoveryError(ValueError):
@@ -271,7 +279,7 @@ def registrable_domain(host: str) -> str:
     host = host.lower().rstrip(".")
     if not host:
         return ""
-    return _EXTRACT(host).top_domain_under_public_suffix or host
+    return _extractor()(host).top_domain_under_public_suffix or host
 
 
 # -- XML helpers -------------------------------------------------------------------------------

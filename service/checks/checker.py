@@ -32,7 +32,7 @@ from service.checks import soft404
 from service.checks.body import extract_title, read_bounded
 from service.checks.challenge import is_challenge
 from service.checks.classify import REDIRECTS, Observation, classify, describe
-from service.checks.client import build_client
+from service.checks.client import GuardedTransport, build_client, build_transport
 from service.checks.errors import ErrorKind, failure_of
 from service.checks.fragments import fragment_warning, missing_fragments
 from service.checks.guard import check_literal
@@ -132,11 +132,21 @@ class Checker:
             backoff_s=settings.retry_backoff_s,
             backoff_cap_s=settings.retry_after_cap_s,
         )
-        self.client = (
-            client
-            if client is not None
-            else build_client(settings, resolver=resolver, verify=verify, on_sent=self._sent)
-        )
+        # With its own client, the checker sends through the transport directly: the client's
+        # per-request work (its cookie jar, auth and redirect bookkeeping) is all unused here
+        # and costs a good share of a request's CPU. An injected client is used as is.
+        self._transport: GuardedTransport | None = None
+        if client is None:
+            self._transport = build_transport(
+                settings,
+                resolver=resolver,
+                verify=verify,
+                # The "headers sent" trace only matters when requests are spaced out: aiohttp
+                # runs every trace signal of every request once a trace config is installed.
+                on_sent=self._sent if interval > 0 else None,
+            )
+            client = build_client(settings, transport=self._transport)
+        self.client = client
         self._global = asyncio.Semaphore(settings.concurrency)
         self._inflight: dict[str, asyncio.Future[CheckResult]] = {}
 
@@ -203,21 +213,29 @@ class Checker:
         """
         distinct = list(OrderedDict.fromkeys(urls))
         wanted = fragments or {}
-        tasks = [
-            asyncio.create_task(self.check(u, tuple(wanted.get(u, ()))))
-            for u in _interleave_hosts(distinct)
-        ]
+        # A bounded pool of workers over one shared queue (not a task per URL up front):
+        # memory stays flat whatever the number of URLs, and no more checks can be in flight
+        # than the global limit anyway.
+        queue = iter(_interleave_hosts(distinct))
         results: dict[str, CheckResult] = {}
-        try:
-            for next_done in asyncio.as_completed(tasks):
-                result = await next_done
-                results[result.url] = result
+
+        async def worker() -> None:
+            for url in queue:
+                result = await self.check(url, tuple(wanted.get(url, ())))
+                results[url] = result
                 if on_result is not None:
                     on_result(result)
+
+        workers = [
+            asyncio.create_task(worker())
+            for _ in range(min(max(1, self.settings.concurrency), len(distinct)))
+        ]
+        try:
+            await asyncio.gather(*workers)
         finally:
-            for task in tasks:
+            for task in workers:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
         return {u: results[u] for u in distinct}
 
     async def observe(self, url: str, *, want_body: bool = False) -> Observation:
@@ -278,7 +296,7 @@ class Checker:
         if not 200 <= obs.status < 300 or classify(obs) not in {Outcome.OK, Outcome.MOVED}:
             return False
         cheap = soft404.cheap_verdict(obs.url, obs.final_url, obs.title, obs.body)
-        return cheap is soft404.Verdict.UNKNOWN and bool(soft404.probe_urls(obs.url, self.rng))
+        return cheap is soft404.Verdict.UNKNOWN and soft404.has_probe(obs.url)
 
     async def _judge_soft404(self, attempt: _Attempt) -> None:
         """Compare the link's 2xx answer with its random-sibling probes; set `probe`."""
@@ -375,7 +393,9 @@ class Checker:
 
     async def _follow(self, url: str, method: str, attempt: _Attempt) -> Observation:
         """Request `url` and follow redirects hop by hop (each hop guarded and rate-limited)."""
-        cookies = httpx.Cookies()  # per check: some sites set a cookie and redirect to themselves
+        # Per check, created when a server sets one: some sites set a cookie and redirect to
+        # themselves (most never do, and httpx's cookie handling is costly per request).
+        cookies: httpx.Cookies | None = None
         seen: set[tuple[str, str, str]] = set()
         current = url
         redirects = 0
@@ -400,32 +420,33 @@ class Checker:
             if target.scheme not in {"http", "https"} or not target.host:
                 kind = ErrorKind.BAD_REDIRECT if redirects else ErrorKind.INVALID_URL
                 return failed(kind, f"cannot fetch {current!r}")
-            request = self.client.build_request(method, target, cookies=cookies)
+            request = self.client.build_request(method, target, cookies=cookies or None)
             agent = self._user_agent_for(target.host)
             if agent is not None:
                 request.headers["User-Agent"] = agent
-            key = (method, str(target), request.headers.get("cookie", ""))
+            target_url = str(target)
+            key = (method, target_url, request.headers.get("cookie", ""))
             if key in seen:
                 return failed(ErrorKind.REDIRECT_LOOP, f"redirect loop back to {current}")
             seen.add(key)
             try:
                 check_literal(target.host, allow_private=self.settings.allow_private)
-                attempt.pause()
-                async with self.limiter.slot(target.host, str(target)) as waited:
-                    attempt.resume(waited)
-                    response = await self.client.send(request, stream=True)
+                # Queueing for the host's turn stops the deadline clock; a free slot needs no
+                # pause (the common case: no timer rescheduled twice per request).
+                queued = not self.limiter.free(target.host, target_url)
+                if queued:
+                    attempt.pause()
+                async with self.limiter.slot(target.host, target_url) as waited:
+                    if queued:
+                        attempt.resume(waited)
+                    response = await self._send(request)
                     try:
-                        cookies.extract_cookies(response)
+                        if "set-cookie" in response.headers:
+                            if cookies is None:
+                                cookies = httpx.Cookies()
+                            cookies.extract_cookies(response)
                         status = response.status_code
-                        self.limiter.record(
-                            target.host,
-                            status,
-                            parse_retry_after(
-                                response.headers.get("retry-after"),
-                                self.clock(),
-                                self.settings.retry_after_cap_s,
-                            ),
-                        )
+                        self.limiter.record(target.host, status, self._retry_after(response))
                         if status in REDIRECTS:
                             location = response.headers.get("location")
                             if not location:
@@ -489,11 +510,24 @@ class Checker:
             title=title,
             body=body,
             body_error=body_error,
-            retry_after_s=parse_retry_after(
-                response.headers.get("retry-after"), self.clock(), self.settings.retry_after_cap_s
-            ),
+            retry_after_s=self._retry_after(response),
             challenge=challenge,
         )
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send one request (no redirects followed); the response is streamed (close it)."""
+        if self._transport is None:
+            return await self.client.send(request, stream=True)
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        return response
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        """The response's `Retry-After` in seconds (capped), None without one."""
+        value = response.headers.get("retry-after")
+        if value is None:
+            return None
+        return parse_retry_after(value, self.clock(), self.settings.retry_after_cap_s)
 
     def _user_agent_for(self, host: str) -> str | None:
         agents = self.settings.user_agents

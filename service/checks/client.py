@@ -69,22 +69,14 @@ def _sent_trace(on_sent: Callable[[str], None]) -> aiohttp.TraceConfig:
     return trace
 
 
-def build_client(
+def build_transport(
     settings: ChecksSettings,
     *,
     resolver: AbstractResolver | None = None,
     verify: ssl.SSLContext | bool = True,
     on_sent: Callable[[str], None] | None = None,
-) -> httpx.AsyncClient:
-    """The shared client: guarded resolution, pool sized by `concurrency`, no automatic redirects.
-
-    `resolver` is the guard's *base* resolver (what DNS says; default: the system's). Pins and
-    the private-address policy come from `settings.resolve` / `settings.allow_private`.
-    `verify` is True (system trust store), False (no verification) or an SSLContext.
-    The aiohttp session is created lazily on the first request, inside the running loop, so
-    this function may be called anywhere. Close the client with `await client.aclose()`.
-    `on_sent(host)` is called as each request's headers are sent (the checker's limiter).
-    """
+) -> GuardedTransport:
+    """The transport of `build_client` (see there for the arguments)."""
     guard = GuardedResolver(
         pins=parse_pins(settings.resolve), allow_private=settings.allow_private, base=resolver
     )
@@ -100,7 +92,29 @@ def build_client(
         traces = [_sent_trace(on_sent)] if on_sent is not None else []
         return aiohttp.ClientSession(connector=connector, trust_env=False, trace_configs=traces)
 
-    transport = GuardedTransport(session, allow_private=settings.allow_private)
+    return GuardedTransport(session, allow_private=settings.allow_private)
+
+
+def build_client(
+    settings: ChecksSettings,
+    *,
+    resolver: AbstractResolver | None = None,
+    verify: ssl.SSLContext | bool = True,
+    on_sent: Callable[[str], None] | None = None,
+    transport: GuardedTransport | None = None,
+) -> httpx.AsyncClient:
+    """The shared client: guarded resolution, pool sized by `concurrency`, no automatic redirects.
+
+    `resolver` is the guard's *base* resolver (what DNS says; default: the system's). Pins and
+    the private-address policy come from `settings.resolve` / `settings.allow_private`.
+    `verify` is True (system trust store), False (no verification) or an SSLContext.
+    The aiohttp session is created lazily on the first request, inside the running loop, so
+    this function may be called anywhere. Close the client with `await client.aclose()`.
+    `on_sent(host)` is called as each request's headers are sent (the checker's limiter).
+    `transport`: one made by `build_transport` (then resolver, verify and on_sent are its own).
+    """
+    if transport is None:
+        transport = build_transport(settings, resolver=resolver, verify=verify, on_sent=on_sent)
     timeout = httpx.Timeout(
         settings.timeout_s, connect=settings.connect_timeout_s, pool=settings.timeout_s
     )

@@ -15,6 +15,7 @@ connected to, so a name cannot resolve to one address when checked and another w
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
@@ -63,8 +64,11 @@ def private_reason(ip: IPAddress) -> str | None:
     return next((reason for hit, reason in checks if hit), None)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ip_literal(host: str) -> IPAddress | None:
-    """The address when `host` is an IP literal (IPv6 with or without brackets), else None."""
+    """The address when `host` is an IP literal (IPv6 with or without brackets), else None.
+
+    Cached: every request's host goes through it (twice), and a name fails to parse slowly."""
     text = host.strip("[]").split("%", 1)[0]
     try:
         return ipaddress.ip_address(text)

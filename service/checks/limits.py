@@ -113,6 +113,13 @@ class HostLimiter:
         state = self._hosts.get(host.lower())
         return state.next_start if state else 0.0
 
+    def free(self, host: str, url: str | None = None) -> bool:
+        """Whether `slot(host, url)` would start at once (no queue, no hold, no interval)."""
+        state = self._hosts.get(host.lower())
+        if state is not None and (state.semaphore.locked() or state.next_start > self._monotonic()):
+            return False
+        return url is None or url not in self._urls
+
     @asynccontextmanager
     async def _url_lock(self, url: str | None) -> AsyncIterator[None]:
         if url is None:

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import tldextract
+if TYPE_CHECKING:
+    import tldextract
 
 from service.checks.urls import same_page
 
@@ -48,6 +50,8 @@ _LOGIN_HOST = re.compile(r"^(?:login|signin|sso|auth|accounts?|id)\.", re.IGNORE
 
 @lru_cache(maxsize=1)
 def _extractor() -> tldextract.TLDExtract:
+    import tldextract  # (and requests): imported on the first redirect judged, not at start-up
+
     return tldextract.TLDExtract(
         suffix_list_urls=(), cache_dir=None, extra_suffixes=_SPECIAL_SUFFIXES
     )

@@ -27,6 +27,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from html import unescape
 from urllib.parse import urljoin, urlsplit
 
@@ -72,6 +73,7 @@ class Verdict(StrEnum):
 # -- cheap signals -----------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def not_found_url(url: str) -> bool:
     """Whether a URL's path or query looks like an error page (`/404`, `not-found`, `error`...)."""
     parts = urlsplit(url)
@@ -180,6 +182,11 @@ class Probe:
     url: str
     key: str
     kind: str  # "sibling" | "numeric"
+
+
+def has_probe(url: str) -> bool:
+    """Whether `probe_urls(url, ...)` gives any probe (home pages get none)."""
+    return is_deep(url)
 
 
 def probe_urls(url: str, rng: random.Random) -> list[Probe]:

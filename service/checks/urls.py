@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _page_key(url: str) -> tuple[str, int | None, str, str]:
+@lru_cache(maxsize=8192)
+def _page_key(url: str) -> tuple[str, int | None, str, str, str]:
+    """(host, port, path, query, scheme) of a URL as `same_page` compares them (cached)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
@@ -19,7 +22,7 @@ def _page_key(url: str) -> tuple[str, int | None, str, str]:
     if port == _DEFAULT_PORTS.get(scheme):
         port = None
     path = parts.path.rstrip("/")
-    return host, port, path, parts.query
+    return host, port, path, parts.query, scheme
 
 
 def same_page(a: str, b: str) -> bool:
@@ -28,9 +31,10 @@ def same_page(a: str, b: str) -> bool:
     The port is ignored when the scheme changes (an upgrade to https moves to another port).
     Fragments are ignored; path case and query are significant.
     """
-    host_a, port_a, path_a, query_a = _page_key(a)
-    host_b, port_b, path_b, query_b = _page_key(b)
+    if a == b:
+        return True
+    host_a, port_a, path_a, query_a, scheme_a = _page_key(a)
+    host_b, port_b, path_b, query_b, scheme_b = _page_key(b)
     if (host_a, path_a, query_a) != (host_b, path_b, query_b):
         return False
-    same_scheme = urlsplit(a).scheme.lower() == urlsplit(b).scheme.lower()
-    return port_a == port_b or not same_scheme
+    return port_a == port_b or scheme_a != scheme_b

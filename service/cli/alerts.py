@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from service.alerts.dispatcher import send_test
-from service.alerts.secrets import mask, register_url
 from service.cli.app import EXIT_BROKEN, EXIT_OK, app, fail
 from service.cli.common import open_db, settings_from_cli
-from service.store import outbox as store
+
+# service.alerts (channels, outbox, message rendering) is imported inside the commands: every
+# `linkwatch` process imports this module, and only these commands need it.
 
 alerts_app = typer.Typer(
     name="alerts",
@@ -34,6 +34,9 @@ def alerts_test(
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     """Send a test message to one channel or every configured channel; exit 1 if any failed."""
+    from service.alerts.dispatcher import send_test
+    from service.alerts.secrets import mask
+
     settings = settings_from_cli(config)
     configured = settings.alerts.channels
     if not configured:
@@ -66,6 +69,9 @@ def alerts_list(
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     """Show the most recent delivery attempts (newest first) and the outbox state."""
+    from service.alerts.secrets import mask, register_url
+    from service.store import outbox as store
+
     if limit < 1:
         raise fail(f"--limit must be at least 1 (got {limit})")
     settings = settings_from_cli(config)

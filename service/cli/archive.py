@@ -9,8 +9,6 @@ from pathlib import Path
 import httpx
 import typer
 
-from service.archive.lookup import ArchiveClient
-from service.archive.spn import SavePageNow
 from service.cli.app import app
 from service.cli.common import parse_date, settings_from_cli
 from service.errors import ArchiveError, UsageError
@@ -71,6 +69,8 @@ def lookup(
     config: Path | None = _CONFIG,
 ) -> None:
     """Print the capture closest to the citation date (the last one before it) and the newest."""
+    from service.archive.lookup import ArchiveClient
+
     settings = settings_from_cli(config)
     citation = parse_date(cited, "--cited") if cited else None
 
@@ -90,6 +90,8 @@ def save(
     config: Path | None = _CONFIG,
 ) -> None:
     """Capture URL now with Save Page Now 2 (needs wayback.access_key and wayback.secret_key)."""
+    from service.archive.spn import SavePageNow
+
     settings = settings_from_cli(config)
     if not settings.wayback.save_enabled:
         raise UsageError(

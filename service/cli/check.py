@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from datetime import date
@@ -15,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from service.checks.config import with_cli_overrides
 from service.cli.app import EXIT_BROKEN, EXIT_OFFLINE, EXIT_OK, app, fail
-from service.cli.common import open_db, parse_date, settings_from_cli
+from service.cli.common import open_db, parse_date, run_async, settings_from_cli
 from service.model import CheckResult
 from service.oneshot import load_articles, run_check
 from service.reports import FORMATS, render
@@ -62,11 +61,11 @@ def check(
     _log_warnings_to_stderr()
     pub: date | None = parse_date(published, "--published") if published else None
 
-    articles = asyncio.run(load_articles(sources, settings, published=pub, source_url=source_url))
+    articles = run_async(load_articles(sources, settings, published=pub, source_url=source_url))
     db = open_db(settings)
     try:
         with _progress() as on_result:
-            run = asyncio.run(
+            run = run_async(
                 run_check(db, settings, articles, archive=not no_archive, on_result=on_result)
             )
     finally:

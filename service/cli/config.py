@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 
 from service.cli.app import EXIT_USAGE, app, fail
-from service.config_tools import check_config, effective_config, reference_markdown, render_toml
 from service.settings import DEFAULT_CONFIG, ConfigError, load_settings
 
 config_app = typer.Typer(
@@ -37,6 +36,8 @@ def _default_file() -> Path:
 @config_app.command("check")
 def check(file: Path | None = _FILE, with_env: bool = _WITH_ENV) -> None:
     """Validate a configuration file: every error with its key and line; exit 2 when invalid."""
+    from service.config_tools import check_config
+
     path = file if file is not None else _default_file()
     problems = check_config(path, env=os.environ if with_env else None)
     if not problems:
@@ -51,6 +52,8 @@ def check(file: Path | None = _FILE, with_env: bool = _WITH_ENV) -> None:
 @config_app.command("show")
 def show(file: Path | None = _FILE, as_json: bool = _JSON) -> None:
     """Print the effective configuration (file + environment), secrets masked."""
+    from service.config_tools import effective_config, render_toml
+
     try:
         settings = load_settings(file)
     except ConfigError as exc:
@@ -67,4 +70,6 @@ def show(file: Path | None = _FILE, as_json: bool = _JSON) -> None:
 @config_app.command("reference")
 def reference() -> None:
     """Print every configuration key with its type, default and environment variable (Markdown)."""
+    from service.config_tools import reference_markdown
+
     typer.echo(reference_markdown().rstrip("\n"))

@@ -9,9 +9,6 @@ import typer
 
 from service.cli.app import app, fail
 from service.cli.common import settings_from_cli
-from service.monitor.daemon import serve
-from service.monitor.jobs import default_jobs
-from service.monitor.logs import configure_logging
 
 CONFIG_OPTION = typer.Option(
     None, "--config", help="Configuration file (default config/linkwatch.toml)."
@@ -33,6 +30,10 @@ def run_daemon(
     Exit codes: 0 stopped cleanly, 2 bad configuration or another daemon already owns the
     SQLite database, 4 the database cannot be used.
     """
+    from service.monitor.daemon import serve
+    from service.monitor.jobs import default_jobs
+    from service.monitor.logs import configure_logging
+
     if log_format not in (None, "text", "json"):
         raise fail(f"--log-format: {log_format!r} is not one of text, json")
     settings = settings_from_cli(config)

@@ -6,23 +6,25 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from service.checks.client import build_client
 from service.cli.app import app
 from service.cli.common import open_db, settings_from_cli
-from service.drift.fetch import archive_http_client
-from service.drift.sweep import DriftResult, DriftStats, drift_sweep
-from service.drift.verdict import Verdict, drift_score
 from service.errors import UsageError
 from service.settings import Settings
 from service.store import repo
 from service.store.db import Database
 
+if TYPE_CHECKING:
+    from service.drift.sweep import DriftResult, DriftStats
+
 
 def _result_json(result: DriftResult) -> dict[str, Any]:
+    from service.drift.verdict import Verdict, drift_score
+
     s = result.scores
     return {
         "link_id": result.link_id,
@@ -42,6 +44,8 @@ def _result_json(result: DriftResult) -> dict[str, Any]:
 
 def result_line(result: DriftResult) -> str:
     """One line per comparison: verdict, scores, URL (or why there is no verdict)."""
+    from service.drift.verdict import Verdict
+
     s = result.scores
     if result.verdict is Verdict.ERROR or s is None:
         return f"{'-':<9} {result.url}: no verdict, {result.error} (retried later)"
@@ -74,6 +78,9 @@ def _article_id(db: Database, article: str) -> int:
 async def _sweep(
     db: Database, settings: Settings, article_id: int | None, everything: bool
 ) -> DriftStats:
+    from service.drift.fetch import archive_http_client
+    from service.drift.sweep import drift_sweep
+
     client = build_client(settings.checks)
     try:
         async with archive_http_client(settings.wayback.timeout_s) as http:

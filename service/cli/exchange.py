@@ -12,7 +12,6 @@ from service.cli.app import app
 from service.cli.common import parse_date, settings_from_cli
 from service.errors import InputError
 from service.store.db import open_database
-from service.store.exchange import export_jsonl, import_jsonl
 
 _CONFIG = typer.Option(
     None, "--config", help="Configuration file (default: config/linkwatch.toml)."
@@ -39,6 +38,8 @@ def export(
     database: str | None = _DATABASE,
 ) -> None:
     """Stream every article, link, check, snapshot, transition and alert as JSON lines."""
+    from service.store.exchange import export_jsonl
+
     start = None
     if since:
         start = datetime.combine(parse_date(since, "--since"), datetime.min.time(), UTC)
@@ -61,6 +62,8 @@ def import_(
     database: str | None = _DATABASE,
 ) -> None:
     """Load an export into an EMPTY database (SQLite or PostgreSQL), keeping every id."""
+    from service.store.exchange import import_jsonl
+
     db = open_database(_url(config, database))
     try:
         if source == "-":

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
@@ -31,19 +31,17 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from service.archive.recover import ArchivedOriginal, fetch_original, original_links
-from service.articles.align import Placeholder, Recovery, align_links
-from service.articles.extract import parse_article
-from service.articles.metadata import merge_meta
 from service.articles.sources import is_url, read_article_file
 from service.cli.app import app
 from service.cli.common import open_db, parse_date, settings_from_cli
 from service.errors import InputError, UsageError
 from service.model import Article, ArticleMeta, LinkKind
-from service.reports.fix import fix_text
-from service.reports.repair import decode_exact
 from service.settings import Settings
 from service.store import repo
+
+if TYPE_CHECKING:
+    from service.archive.recover import ArchivedOriginal
+    from service.articles.align import Placeholder, Recovery
 
 FORMATS = ("table", "json")
 
@@ -65,6 +63,10 @@ class SourceFile:
 
 def read_source(source: str, published: date | None, source_url: str | None) -> SourceFile:
     """Read an article file (InputError with one line when it cannot be read or parsed)."""
+    from service.articles.extract import parse_article
+    from service.articles.metadata import merge_meta
+    from service.reports.repair import decode_exact
+
     checked = read_article_file(source, published=published, source_url=source_url)
     path = Path(source)
     try:
@@ -98,6 +100,8 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 def rewrite(source: SourceFile, recoveries: list[Recovery], min_confidence: float) -> bytes:
     """The article's bytes with the recovered targets written in; nothing else changes."""
+    from service.reports.fix import fix_text
+
     replacements = {
         r.position: r.url for r in recoveries if r.url and r.confidence >= min_confidence
     }
@@ -116,6 +120,8 @@ def rewrite(source: SourceFile, recoveries: list[Recovery], min_confidence: floa
 
 def _verify(source: SourceFile, new_text: str, replacements: dict[int, str]) -> None:
     """The rewritten article still has the same links, the recovered ones now with targets."""
+    from service.articles.extract import parse_article
+
     again = parse_article(
         new_text, source.article.format, str(source.path), meta_override=source.article.meta
     )
@@ -284,6 +290,8 @@ def render_table(article: Article, original: ArchivedOriginal, recoveries: list[
 
 
 def _placeholders(article: Article) -> list[Placeholder]:
+    from service.articles.align import Placeholder
+
     return [
         Placeholder(o.position, o.anchor_text)
         for o in article.occurrences
@@ -335,6 +343,9 @@ def recover(
     config: Path | None = typer.Option(None, "--config", help="Configuration file."),
 ) -> None:
     """Recover lost (`#`) link targets from the archived original of the article."""
+    from service.archive.recover import fetch_original, original_links
+    from service.articles.align import align_links
+
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise UsageError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")

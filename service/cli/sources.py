@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,24 +22,13 @@ from service.checks.client import build_client
 from service.cli.app import app
 from service.cli.common import open_db, settings_from_cli
 from service.errors import InputError, UsageError
-from service.monitor.sources import (
-    PageFetcher,
-    SourceError,
-    SourceStats,
-    fetch_due_articles,
-    scan_source,
-)
-from service.reports.publication import (
-    BY_CHOICES,
-    FORMATS,
-    SCOPES,
-    publication_report,
-    render_publication,
-)
 from service.settings import Settings
 from service.store import sources as store
 from service.store.db import Database
 from service.store.tables import SourceRow
+
+if TYPE_CHECKING:
+    from service.monitor.sources import SourceStats
 
 sources_app = typer.Typer(
     help="Publication sources: sitemaps, feeds and folders.", no_args_is_help=True
@@ -74,6 +63,8 @@ def source_location(kind: str, value: str) -> str:
 async def _scan_and_read(
     db: Database, settings: Settings, source: SourceRow, *, defer: bool
 ) -> SourceStats:
+    from service.monitor.sources import PageFetcher, SourceStats, fetch_due_articles, scan_source
+
     stats = SourceStats()
     client = build_client(settings.checks)
     try:
@@ -127,6 +118,8 @@ def add_source(
     config: Path | None,
 ) -> None:
     """`linkwatch add --sitemap URL | --feed URL | DIR`: store the source, scan it, read it."""
+    from service.monitor.sources import SourceError
+
     location = source_location(kind, value)
     settings = settings_from_cli(config)
     db = open_db(settings)
@@ -228,6 +221,14 @@ def publication_report_command(
     config: ConfigOption = None,
 ) -> None:
     """Link rot across a publication: per linked domain, per publication year, per source."""
+    from service.reports.publication import (
+        BY_CHOICES,
+        FORMATS,
+        SCOPES,
+        publication_report,
+        render_publication,
+    )
+
     if by not in BY_CHOICES:
         raise UsageError(f"--by: unknown view {by!r}; use one of {', '.join(BY_CHOICES)}")
     if scope not in SCOPES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -14,11 +15,13 @@ from service.checks.client import build_client
 from service.cli.app import EXIT_BROKEN, EXIT_OK, app
 from service.cli.common import open_db, parse_date, settings_from_cli
 from service.errors import InputError, UsageError
-from service.monitor.watchlist import WatchEntry, add_article
 from service.settings import Settings
 from service.store import repo, watch, workers
 from service.store.db import Database
 from service.store.tables import ArticleRow
+
+if TYPE_CHECKING:
+    from service.monitor.watchlist import WatchEntry
 
 CONFIG_OPTION = typer.Option(
     None, "--config", help="Configuration file (default config/linkwatch.toml)."
@@ -45,6 +48,8 @@ def _age(then: datetime | None, now: datetime) -> str:
 
 
 async def _add(db: Database, settings: Settings, entry: WatchEntry) -> ArticleRow:
+    from service.monitor.watchlist import add_article
+
     client = build_client(settings.checks)
     try:
         return await add_article(db, settings, entry, client, _now())
@@ -88,6 +93,7 @@ def add(
     `--feed URL` watches a whole publication (see `linkwatch sources`).
     """
     from service.cli.sources import add_source  # publication sources (issue 12)
+    from service.monitor.watchlist import WatchEntry
 
     if sitemap is not None or feed is not None or (source and Path(source).is_dir()):
         given = [v for v in (source, sitemap, feed) if v is not None]

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-import trafilatura
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -99,6 +98,8 @@ def extract_page(html: bytes | str) -> PageText:
     source = _decode(html)
     tree = HTMLParser(source)
     title = html_title(tree)
+    import trafilatura  # heavy (lxml, htmldate, courlan): only the commands that read pages
+
     main = trafilatura.extract(
         source,
         include_comments=False,

@@ -4,8 +4,11 @@ APScheduler (AsyncIOScheduler, coalesce=True, max_instances=1) only ticks; what 
 in the database. Each tick beats the heartbeat, extends the leases of checks in flight, and
 starts a sweep unless one is running. A sweep refreshes the watch list, then claims due
 links in batches (service.store.claims), checks them through one shared Checker, and records
-each result in its own short transaction as soon as it completes (kill -9 loses at most the
-checks in flight), with the next check time from service.monitor.schedule.
+the results in small batches (service.monitor.recorder: one transaction per `RECORD_BATCH`
+results or per `RECORD_DELAY_S` seconds, whichever comes first), with the next check time
+from service.monitor.schedule. Each result is written only while its lease is held, with its
+transition in the same transaction; kill -9 loses at most the checks in flight and the
+results not yet flushed, whose leases expire so they are checked again.
 
 Periodic jobs (archive lookups, the alert dispatcher, retention...) are `PeriodicJob`s: an
 async function of a `JobContext`, run every `every_s` seconds (every tick when None) as its
@@ -42,11 +45,12 @@ from service.errors import StoreError
 from service.model import CheckResult, Health
 from service.monitor import schedule
 from service.monitor.health import DeathRule, step
+from service.monitor.recorder import BatchRecorder
 from service.monitor.watchlist import refresh_articles, sync_configured
 from service.settings import Settings
 from service.store import claims, workers
 from service.store.db import Database
-from service.store.repo import record_check
+from service.store.repo import record_checks
 from service.store.retention import roll_up
 from service.store.tables import CheckRow, TransitionRow
 
@@ -59,6 +63,8 @@ DB_ERRORS: tuple[type[BaseException], ...] = (StoreError, sa_exc.SQLAlchemyError
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 60.0
 WORKER_FORGET_AFTER = timedelta(days=7)
+RECORD_BATCH = 50  # results written per transaction at most
+RECORD_DELAY_S = 0.5  # the longest a result waits for its batch to fill
 
 
 def utc_now() -> datetime:
@@ -180,6 +186,8 @@ class Daemon:
         rng: schedule.Random = random.random,
         sync_articles: bool = True,
         retention: bool = True,
+        record_batch: int = RECORD_BATCH,
+        record_delay_s: float = RECORD_DELAY_S,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -202,6 +210,12 @@ class Daemon:
         self._job_tasks: set[asyncio.Task[Any]] = set()
         self._inflight: dict[int, claims.ClaimedLink] = {}
         self._warned_missing: set[str] = set()
+        self.record_batch = record_batch
+        self.record_delay_s = record_delay_s
+        self._recorder: BatchRecorder[tuple[claims.ClaimedLink, CheckResult], RecordedCheck | None]
+        self._recorder = BatchRecorder(
+            self._flush, max_items=record_batch, max_delay_s=record_delay_s
+        )
         self.last_sweep: SweepStats | None = None
         self.totals = SweepStats()
         # Issue 3: the monitor's own connectivity (canaries), created with the checker in run().
@@ -228,6 +242,7 @@ class Daemon:
                 },
             )
             self.stopping.set()
+        self._recorder.hurry()
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -331,6 +346,9 @@ class Daemon:
                     extra={"fields": {"in_flight": len(self._inflight)}},
                 )
                 await asyncio.gather(*late, return_exceptions=True)
+        # Results of completed checks still queued (their callers may have been cancelled)
+        # are written before the leases of the rest are released.
+        await self._recorder.drain()
         try:
             released = await asyncio.to_thread(self._release_all)
             if released:
@@ -465,59 +483,103 @@ class Daemon:
             self._inflight.pop(link.id, None)
 
     async def _record(self, link: claims.ClaimedLink, result: CheckResult) -> RecordedCheck | None:
-        """Record with retries while the database is down (until the lease would have expired)."""
+        """Record one result with its batch (None: the lease was lost or the database is down)."""
+        return await self._recorder.record((link, result))
+
+    async def _flush(
+        self, items: Sequence[tuple[claims.ClaimedLink, CheckResult]]
+    ) -> list[RecordedCheck | None]:
+        """Write a batch, retrying while the database is down (until the leases would expire)."""
         give_up = self.clock() + timedelta(seconds=self.settings.monitor.lease_s)
         delay = BACKOFF_START_S
         while True:
             try:
-                rec = await asyncio.to_thread(self._record_sync, link, result)
+                recorded = await asyncio.to_thread(self._record_batch_sync, items)
                 self._db_recovered()
-                return rec
+                return recorded
             except DB_ERRORS as exc:
                 self._db_failed(exc)
                 if self.clock() + timedelta(seconds=delay) > give_up:
                     log.warning(
-                        "check not recorded: database unreachable",
-                        extra={"fields": {"url": link.url}},
+                        "checks not recorded: database unreachable",
+                        extra={"fields": {"checks": len(items)}},
                     )
-                    return None
+                    return [None] * len(items)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)
 
     def _record_sync(self, link: claims.ClaimedLink, result: CheckResult) -> RecordedCheck | None:
+        """Record one result in its own transaction (see `_record_batch_sync`)."""
+        return self._record_batch_sync([(link, result)])[0]
+
+    def _record_batch_sync(
+        self, items: Sequence[tuple[claims.ClaimedLink, CheckResult]]
+    ) -> list[RecordedCheck | None]:
+        """Record results in one transaction: each only while this worker holds its lease
+        (checked under the row locks), its transition with it, the transition hooks run per
+        changed link (each in a SAVEPOINT). One answer per item: None when the lease was lost.
+        """
+        out: list[RecordedCheck | None] = [None] * len(items)
         with self.db.session() as session:
-            state = claims.lock_if_owned(session, link.id, self.worker)
-            if state is None:
-                log.warning(
-                    "lease lost before the result was recorded; result dropped",
-                    extra={"fields": {"url": link.url}},
-                )
-                return None
-            after = step(state, result.outcome, result.checked_at, self.rule)
-            nxt = schedule.next_check_at(
-                after,
-                self.clock(),
-                self.settings.monitor,
-                interval_hours=link.interval_hours,
-                outcome=result.outcome,
-                retry_after_s=result.retry_after_s,
-                rng=self.rng,
-            )
-            check, transition = record_check(
-                session, link.id, result, self.rule, worker=self.worker, next_check_at=nxt
-            )
-            rec = RecordedCheck(link, result, check, transition, nxt)
-            for hook in self.transition_hooks if transition is not None else ():
-                try:
-                    with session.begin_nested():
-                        hook(session, rec)
-                except Exception as exc:
-                    log.error(
-                        "transition hook failed",
-                        exc_info=exc,
-                        extra={"fields": {"hook": getattr(hook, "__name__", repr(hook))}},
+            states = claims.lock_many_if_owned(session, [link.id for link, _ in items], self.worker)
+            # One result per link per statement (a link twice in a batch: in two rounds).
+            rounds: list[dict[int, int]] = []
+            for index, (link, _result) in enumerate(items):
+                if link.id not in states:
+                    log.warning(
+                        "lease lost before the result was recorded; result dropped",
+                        extra={"fields": {"url": link.url}},
                     )
-            return rec
+                    continue
+                for batch in rounds:
+                    if link.id not in batch:
+                        batch[link.id] = index
+                        break
+                else:
+                    rounds.append({link.id: index})
+            now = self.clock()
+            for batch in rounds:
+                nxt: dict[int, datetime] = {}
+                for link_id, index in batch.items():
+                    link, result = items[index]
+                    after = step(states[link_id], result.outcome, result.checked_at, self.rule)
+                    states[link_id] = after
+                    nxt[link_id] = schedule.next_check_at(
+                        after,
+                        now,
+                        self.settings.monitor,
+                        interval_hours=link.interval_hours,
+                        outcome=result.outcome,
+                        retry_after_s=result.retry_after_s,
+                        rng=self.rng,
+                    )
+                written = record_checks(
+                    session,
+                    {link_id: items[index][1] for link_id, index in batch.items()},
+                    self.rule,
+                    worker=self.worker,
+                    next_check_at=nxt,
+                )
+                for link_id, index in batch.items():
+                    link, result = items[index]
+                    check, transition = written[link_id]
+                    rec = RecordedCheck(link, result, check, transition, nxt[link_id])
+                    out[index] = rec
+                    if transition is not None:
+                        self._run_hooks(session, rec)
+        return out
+
+    def _run_hooks(self, session: Session, rec: RecordedCheck) -> None:
+        for hook in self.transition_hooks:
+            try:
+                with session.begin_nested():
+                    hook(session, rec)
+            except Exception as exc:
+                log.error(
+                    "transition hook failed",
+                    exc_info=exc,
+                    extra={"fields": {"hook": getattr(hook, "__name__", repr(hook))}},
+                )
 
     async def _canary_verdict(self, *, force: bool = False) -> bool:
         """Issue 3: whether the monitor is online (canaries; cached), recording a fresh verdict

@@ -167,6 +167,41 @@ def lock_if_owned(session: Session, link_id: int, owner: str) -> LinkState | Non
     )
 
 
+def lock_many_if_owned(
+    session: Session, link_ids: Sequence[int], owner: str
+) -> dict[int, LinkState]:
+    """`lock_if_owned` for many links in one query (chunked): {link_id: state} for the links
+    whose lease `owner` still holds; they stay locked (PostgreSQL) until the transaction ends.
+    Rows are locked in id order, as `repo.record_checks` does, so recorders never deadlock."""
+    links = LINKS.c
+    ids = sorted(set(link_ids))
+    out: dict[int, LinkState] = {}
+    for start in range(0, len(ids), 500):
+        stmt = (
+            sa.select(
+                links.id,
+                links.lease_owner,
+                links.health,
+                links.health_since,
+                links.dead_streak,
+                links.dead_streak_started,
+            )
+            .where(links.id.in_(ids[start : start + 500]))
+            .order_by(links.id)
+        )
+        if _dialect(session) == "postgresql":
+            stmt = stmt.with_for_update()
+        for row in session.execute(stmt):
+            if row.lease_owner == owner:
+                out[row.id] = LinkState(
+                    health=Health(row.health),
+                    since=row.health_since,
+                    dead_streak=row.dead_streak or 0,
+                    dead_streak_started=row.dead_streak_started,
+                )
+    return out
+
+
 def finish(session: Session, link_id: int, owner: str, next_check_at: datetime) -> bool:
     """Set the link's next check and end `owner`'s lease on it. False if the lease was lost."""
     links = LINKS.c

@@ -18,19 +18,22 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from service.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic (with mako, pygments...) is imported only when a migration may really be needed:
+# every command opens the database, and a database already at the head is told apart by
+# `_fast_head` (the migration files' revision lines) and one query of `alembic_version`.
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///data/linkwatch.db"
@@ -83,6 +86,8 @@ def normalize_url(url: str) -> URL:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration built in code (no alembic.ini): our migrations, on `connection`."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
@@ -93,7 +98,46 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
+
+
+_REVISION_LINE = re.compile(
+    r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:"([^"]*)"|'([^']*)'|None)""", re.M
+)
+
+
+@functools.cache
+def _fast_head() -> str | None:
+    """The head revision read from the migration files without Alembic; None when unsure.
+
+    Only a shortcut: a database found at this revision needs no migration. Anything unusual
+    (several heads, a branch, an unparsable file) answers None and Alembic decides.
+    """
+    revisions: dict[str, str | None] = {}
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = {m[0]: (m[1] or m[2] or None) for m in _REVISION_LINE.findall(path.read_text())}
+        if "revision" not in found or "down_revision" not in found or not found["revision"]:
+            return None
+        revisions[str(found["revision"])] = found["down_revision"]
+    parents = set(revisions.values())
+    heads = [r for r in revisions if r not in parents]
+    return heads[0] if len(heads) == 1 else None
+
+
+def _stored_revision(conn: Connection, dialect: str) -> str | None:
+    """The revision in `alembic_version` (None: no table or no row), by plain SQL."""
+    if dialect == "postgresql":
+        exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+    else:
+        exists = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+        ).scalar()
+    if not exists:
+        return None
+    rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return str(rows[0]) if len(rows) == 1 else None
 
 
 def head_revision() -> str | None:
@@ -123,6 +167,19 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _command_error() -> type[Exception]:
+    """alembic.util.CommandError when Alembic is loaded (it raised nothing otherwise)."""
+    import sys
+
+    module = sys.modules.get("alembic.util.exc")
+    error: type[Exception] | None = getattr(module, "CommandError", None)
+    return error if error is not None else _NeverRaised
+
+
+class _NeverRaised(Exception):
+    """Stands for CommandError in `except` clauses while Alembic is not imported."""
 
 
 class Database:
@@ -246,14 +303,21 @@ class Database:
                     )
                 else:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
-                if self._known_revision(conn) != head_revision():
-                    command.upgrade(alembic_config(conn), "head")
+                fast = _fast_head()
+                if fast is None or _stored_revision(conn, self.dialect) != fast:
+                    from alembic import command
+
+                    if self._known_revision(conn) != head_revision():
+                        command.upgrade(alembic_config(conn), "head")
                 conn.commit()
-            except (sa_exc.DBAPIError, sqlite3.Error, CommandError) as exc:
+            except (sa_exc.DBAPIError, sqlite3.Error, _command_error()) as exc:
                 raise self._error("cannot migrate database", exc) from exc
 
     def _known_revision(self, conn: Connection) -> str | None:
         """The database's revision; StoreError when it is one this code does not ship."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.util import CommandError
+
         current: str | None = MigrationContext.configure(conn).get_current_revision()
         if current is None:
             return None
@@ -268,6 +332,8 @@ class Database:
 
     def current_revision(self) -> str | None:
         """The schema revision the database is at (None for an empty database)."""
+        from alembic.runtime.migration import MigrationContext
+
         with self._connect() as conn:
             try:
                 revision: str | None = MigrationContext.configure(conn).get_current_revision()

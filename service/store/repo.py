@@ -25,6 +25,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from service.errors import StoreError
@@ -40,6 +42,8 @@ _M = TypeVar("_M", CheckRow, TransitionRow)
 ARTICLES: Table = ArticleRow.__table__  # type: ignore[attr-defined]
 LINKS: Table = LinkRow.__table__  # type: ignore[attr-defined]
 OCCURRENCES: Table = OccurrenceRow.__table__  # type: ignore[attr-defined]
+CHECKS: Table = CheckRow.__table__  # type: ignore[attr-defined]
+TRANSITIONS: Table = TransitionRow.__table__  # type: ignore[attr-defined]
 
 
 # -- small pure helpers ------------------------------------------------------------------------
@@ -345,8 +349,8 @@ def _refresh_citation_dates(session: Session, link_ids: Iterable[int]) -> None:
         )
 
 
-def _insert_rows(session: Session, model: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
-    """Insert rows (each with a distinct `link_id`) in one batch; return them as persistent objects.
+def _insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (each with a distinct `link_id`) in one batch; their new ids, in order.
 
     PostgreSQL returns the new ids in order (INSERT ... RETURNING). SQLite cannot batch that,
     so it inserts with executemany, then reads max(id) per link_id: the writer holds the
@@ -354,22 +358,37 @@ def _insert_rows(session: Session, model: type[_M], rows: list[dict[str, Any]]) 
     """
     if not rows:
         return []
-    table: Table = model.__table__  # type: ignore[attr-defined]
     if _dialect(session) == "postgresql":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        new_ids = list(session.execute(stmt, rows).scalars())
-    else:
-        session.execute(insert(table), rows)
-        newest: dict[int, int] = {}
-        keys = sorted({r["link_id"] for r in rows})
-        for part in _chunks(keys):
-            query = (
-                sa_select(table.c.link_id, func.max(table.c.id))
-                .where(table.c.link_id.in_(part))
-                .group_by(table.c.link_id)
-            )
-            newest.update((link_id, row_id) for link_id, row_id in session.execute(query))
-        new_ids = [newest[r["link_id"]] for r in rows]
+        return list(session.execute(stmt, rows).scalars())
+    session.execute(insert(table), rows)
+    newest: dict[int, int] = {}
+    keys = sorted({r["link_id"] for r in rows})
+    for part in _chunks(keys):
+        query = (
+            sa_select(table.c.link_id, func.max(table.c.id))
+            .where(table.c.link_id.in_(part))
+            .group_by(table.c.link_id)
+        )
+        newest.update((link_id, row_id) for link_id, row_id in session.execute(query))
+    return [newest[r["link_id"]] for r in rows]
+
+
+def _insert_rows(session: Session, model: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
+    """Insert rows (each with a distinct `link_id`) in one batch; return them as persistent objects.
+
+    PostgreSQL returns the new ids in order (INSERT ... RETURNING). SQLite cannot batch that,
+    so it inserts with executemany, then reads max(id) per link_id: the writer holds the
+    database's write lock from its first write to its commit, so the newest rows are its own.
+    """
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return _as_objects(session, model, rows, _insert_ids(session, table, rows))
+
+
+def _as_objects(
+    session: Session, model: type[_M], rows: list[dict[str, Any]], new_ids: list[int]
+) -> list[_M]:
+    """Rows just inserted, as persistent objects of the session (no second INSERT)."""
     objects: list[_M] = []
     for row, row_id in zip(rows, new_ids, strict=True):
         obj = model(**row, id=row_id)
@@ -449,6 +468,14 @@ def links_for_urls(session: Session, urls: Iterable[str]) -> dict[str, LinkRow]:
     return out
 
 
+def link_ids_for_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
+    """The link ids of the given normalised URLs (URLs without a row are absent); no ORM objects."""
+    by_hash = {url_hash(u): u for u in urls}
+    return {
+        by_hash[h]: link_id for h, (link_id, _) in _links_by_hash(session, list(by_hash)).items()
+    }
+
+
 def get_link(session: Session, link_id: int) -> LinkRow | None:
     return session.get(LinkRow, link_id)
 
@@ -479,14 +506,14 @@ def record_check(
     )[link_id]
 
 
-def record_checks(
+def _record_checks(
     session: Session,
     results: Mapping[int, CheckResult],
     rule: DeathRule,
     *,
     worker: str | None = None,
     next_check_at: datetime | Mapping[int, datetime] | None = None,
-) -> dict[int, tuple[CheckRow, TransitionRow | None]]:
+) -> _Recorded:
     """Record checks of several links (one result per link id) in the caller's transaction.
 
     For each link: a CheckRow (redirect chain and warnings as JSON), the health state machine
@@ -495,23 +522,29 @@ def record_checks(
     lease released when held by `worker`, and a TransitionRow when its health changed.
     An `offline` outcome is recorded as history and changes neither health nor last_* fields.
     The links are locked (FOR UPDATE on PostgreSQL) in id order, so concurrent recorders of the
-    same link serialise instead of losing an update. Returns {link_id: (check, transition)}.
+    same link serialise instead of losing an update.
     """
     ids = sorted(results)
     for link_id in ids:
         _aware(results[link_id].checked_at, "checked_at")
-    links: dict[int, LinkRow] = {}
+    lk = LINKS.c
+    links: dict[int, Any] = {}
     for part in _chunks(ids):
         query = (
-            select(LinkRow)
-            .where(col(LinkRow.id).in_(part))
-            .order_by(col(LinkRow.id))
+            sa_select(
+                lk.id,
+                lk.health,
+                lk.health_since,
+                lk.dead_streak,
+                lk.dead_streak_started,
+                lk.lease_owner,
+            )
+            .where(lk.id.in_(part))
+            .order_by(lk.id)
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
-        for link in session.exec(query):
-            assert link.id is not None
-            links[link.id] = link
+        for row in session.execute(query):
+            links[row.id] = row
     missing = [i for i in ids if i not in links]
     if missing:
         raise StoreError(
@@ -520,6 +553,9 @@ def record_checks(
 
     check_rows: list[dict[str, Any]] = []
     moves: dict[int, tuple[Health, Health]] = {}
+    # The link updates, grouped by the columns they set (one executemany per group), written
+    # with Core statements: no ORM objects loaded, flushed and compared one by one.
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for link_id in ids:
         result = results[link_id]
         link = links[link_id]
@@ -537,33 +573,48 @@ def record_checks(
                 "worker": worker,
             }
         )
+        values: dict[str, Any] = {}
         if result.outcome is not Outcome.OFFLINE:
-            before = link_state(link)
+            before = LinkState(
+                health=Health(link.health),
+                since=link.health_since,
+                dead_streak=link.dead_streak,
+                dead_streak_started=link.dead_streak_started,
+            )
             after = step(before, result.outcome, result.checked_at, rule)
             if after != before:
-                link.health = after.health.value
-                link.health_since = after.since
-                link.dead_streak = after.dead_streak
-                link.dead_streak_started = after.dead_streak_started
+                values["health"] = after.health.value
+                values["health_since"] = after.since
+                values["dead_streak"] = after.dead_streak
+                values["dead_streak_started"] = after.dead_streak_started
             if after.health is not before.health:
                 moves[link_id] = (before.health, after.health)
-            link.last_checked_at = result.checked_at
-            link.last_outcome = result.outcome.value
-            link.last_status = result.http_status
-            link.last_final_url = result.final_url
+            values["last_checked_at"] = result.checked_at
+            values["last_outcome"] = result.outcome.value
+            values["last_status"] = result.http_status
+            values["last_final_url"] = result.final_url
         when = next_check_at.get(link_id) if isinstance(next_check_at, Mapping) else next_check_at
         if when is not None:
-            link.next_check_at = _aware(when, "next_check_at")
+            values["next_check_at"] = _aware(when, "next_check_at")
         if worker is not None and link.lease_owner == worker:
-            link.lease_owner = None
-            link.lease_expires_at = None
-    session.flush()  # the link updates, batched by the unit of work
+            values["lease_owner"] = None
+            values["lease_expires_at"] = None
+        if values:
+            updates.setdefault(tuple(values), []).append({"_id": link_id, **values})
+    for columns, params in updates.items():
+        stmt = (
+            update(LINKS)
+            .where(lk.id == bindparam("_id"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        session.execute(stmt, params)
+    _sync_loaded_links(session, updates)
 
-    checks = dict(zip(ids, _insert_rows(session, CheckRow, check_rows), strict=True))
+    check_ids = dict(zip(ids, _insert_ids(session, CHECKS, check_rows), strict=True))
     transition_rows = [
         {
             "link_id": link_id,
-            "check_id": checks[link_id].id,
+            "check_id": check_ids[link_id],
             "at": results[link_id].checked_at,
             "from_health": old.value,
             "to_health": new.value,
@@ -571,7 +622,83 @@ def record_checks(
         }
         for link_id, (old, new) in moves.items()
     ]
-    transitions = dict(
-        zip(moves, _insert_rows(session, TransitionRow, transition_rows), strict=True)
-    )
-    return {link_id: (checks[link_id], transitions.get(link_id)) for link_id in ids}
+    transition_ids = _insert_ids(session, TRANSITIONS, transition_rows)
+    return _Recorded(ids, check_rows, check_ids, transition_rows, transition_ids)
+
+
+def _sync_loaded_links(
+    session: Session, updates: Mapping[tuple[str, ...], list[dict[str, Any]]]
+) -> None:
+    """Give LinkRow objects already loaded in `session` the values just written (Core UPDATEs
+    bypass the identity map), as committed state: callers holding a link see its new health."""
+    if not session.identity_map:
+        return
+    for params in updates.values():
+        for values in params:
+            obj = session.identity_map.get(identity_key(LinkRow, values["_id"]))
+            if obj is None:
+                continue
+            for column, value in values.items():
+                if column != "_id":
+                    set_committed_value(obj, column, value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    ids: list[int]
+    check_rows: list[dict[str, Any]]
+    check_ids: dict[int, int]
+    transition_rows: list[dict[str, Any]]
+    transition_ids: list[int]
+
+
+def record_checks(
+    session: Session,
+    results: Mapping[int, CheckResult],
+    rule: DeathRule,
+    *,
+    worker: str | None = None,
+    next_check_at: datetime | Mapping[int, datetime] | None = None,
+) -> dict[int, tuple[CheckRow, TransitionRow | None]]:
+    """Record checks of several links (see `_record_checks`); {link_id: (check, transition)}.
+
+    The CheckRow and TransitionRow objects are persistent in `session`. Callers that need
+    no objects use `record_checks_bulk` (the same writes, without building them).
+    """
+    done = _record_checks(session, results, rule, worker=worker, next_check_at=next_check_at)
+    checks = _as_objects(session, CheckRow, done.check_rows, [done.check_ids[i] for i in done.ids])
+    transitions = _as_objects(session, TransitionRow, done.transition_rows, done.transition_ids)
+    by_link = {t.link_id: t for t in transitions}
+    return {
+        link_id: (check, by_link.get(link_id))
+        for link_id, check in zip(done.ids, checks, strict=True)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCheck:
+    """What `record_checks_bulk` wrote for one link: its check row and health change."""
+
+    check_id: int
+    transition_id: int | None = None
+    from_health: Health | None = None  # set with a transition
+    to_health: Health | None = None
+
+
+def record_checks_bulk(
+    session: Session,
+    results: Mapping[int, CheckResult],
+    rule: DeathRule,
+    *,
+    worker: str | None = None,
+    next_check_at: datetime | Mapping[int, datetime] | None = None,
+) -> dict[int, RecordedCheck]:
+    """`record_checks` without ORM objects for the new rows (cheaper for large batches)."""
+    done = _record_checks(session, results, rule, worker=worker, next_check_at=next_check_at)
+    out = {link_id: RecordedCheck(done.check_ids[link_id]) for link_id in done.ids}
+    for row, row_id in zip(done.transition_rows, done.transition_ids, strict=True):
+        link_id = row["link_id"]
+        out[link_id] = RecordedCheck(
+            out[link_id].check_id, row_id, Health(row["from_health"]), Health(row["to_health"])
+        )
+    return out
