@@ -37,7 +37,7 @@ from peers import Peer, available  # noqa: E402
 LINKWATCH = [PY, "-m", "service"]
 KINDS = ("x", "r", "p")  # 404, 301 to a 200 page, 200
 PG_ADMIN_URL = os.environ.get(
-    "LINKWATCH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 
 

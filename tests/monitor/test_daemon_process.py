@@ -146,7 +146,7 @@ def test_three_daemons_share_five_thousand_links(
     from service.store.db import open_database
     from service.store.repo import sync_article
 
-    n = int(os.environ.get("LINKWATCH_SCALE_LINKS", "5000"))
+    n = int(os.environ.get("TEST_SCALE_LINKS", "5000"))
     hosts = ["farm.test", "other.test", "third.test", "www.farm.test"]
     urls = [farm.url(f"/ok?k={i}", host=hosts[i % len(hosts)]) for i in range(n)]
     db = open_database(pg_server)

@@ -19,7 +19,7 @@ from tests.reports.farmdb import NOW, fill_from_farm, normalise
 from tests.support.farm import LinkFarm
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("LINKWATCH_UPDATE_GOLDEN") == "1"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 FarmReport = tuple[Report, LinkFarm, Database]
 SUFFIX = {"table": "txt", "json": "json", "markdown": "md", "html": "html"}
 

@@ -21,8 +21,8 @@ DAYS = 365
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    os.environ.get("LINKWATCH_SCALE_TESTS") != "1",
-    reason="filling 3.65 million checks takes about a minute: set LINKWATCH_SCALE_TESTS=1",
+    os.environ.get("TEST_SCALE") != "1",
+    reason="filling 3.65 million checks takes about a minute: set TEST_SCALE=1",
 )
 def test_report_of_10000_links_with_a_year_of_history(sqlite_url: str) -> None:
     db = open_database(sqlite_url)
