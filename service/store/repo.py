@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from service.errors import StoreError
 from service.model import Article, CheckResult, Health, Hop, LinkKind, LinkState, Outcome
 from service.monitor.health import DeathRule, step
+from service.store.located import get_by_id_or_location, list_rows
 from service.store.tables import ArticleRow, CheckRow, LinkRow, OccurrenceRow, TransitionRow
 
 CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
@@ -400,20 +401,12 @@ def _as_objects(
 
 def get_article(session: Session, id_or_location: int | str) -> ArticleRow | None:
     """An article by id, or by location (a string of digits that is no location is an id)."""
-    if isinstance(id_or_location, int):
-        return session.get(ArticleRow, id_or_location)
-    row = session.exec(select(ArticleRow).where(ArticleRow.location == id_or_location)).first()
-    if row is None and id_or_location.strip().isdigit():
-        return session.get(ArticleRow, int(id_or_location))
-    return row
+    return get_by_id_or_location(session, ArticleRow, id_or_location)
 
 
 def list_articles(session: Session, *, include_inactive: bool = False) -> list[ArticleRow]:
     """Articles under watch (removed ones too with include_inactive), in the order added."""
-    query = select(ArticleRow)
-    if not include_inactive:
-        query = query.where(col(ArticleRow.active).is_(True))
-    return list(session.exec(query.order_by(col(ArticleRow.id))))
+    return list_rows(session, ArticleRow, include_inactive=include_inactive)
 
 
 def remove_article(

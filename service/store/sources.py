@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from service.model import Article, Health, LinkKind
 from service.store import repo
+from service.store.located import get_by_id_or_location, list_rows
 from service.store.tables import ArticleRow, LinkRow, OccurrenceRow, SourceRow
 
 ARTICLES: sa.Table = ArticleRow.__table__  # type: ignore[attr-defined]
@@ -85,19 +86,12 @@ def add_source(
 
 def get_source(session: Session, id_or_location: int | str) -> SourceRow | None:
     """A source by id or by location (a string of digits that is no location is an id)."""
-    if isinstance(id_or_location, int):
-        return session.get(SourceRow, id_or_location)
-    row = session.exec(select(SourceRow).where(SourceRow.location == id_or_location)).first()
-    if row is None and id_or_location.strip().isdigit():
-        return session.get(SourceRow, int(id_or_location))
-    return row
+    return get_by_id_or_location(session, SourceRow, id_or_location)
 
 
 def list_sources(session: Session, *, include_inactive: bool = False) -> list[SourceRow]:
-    query = select(SourceRow)
-    if not include_inactive:
-        query = query.where(col(SourceRow.active).is_(True))
-    return list(session.exec(query.order_by(col(SourceRow.id))))
+    """Publication sources (removed ones too with include_inactive), in the order added."""
+    return list_rows(session, SourceRow, include_inactive=include_inactive)
 
 
 def due_sources(session: Session, now: datetime) -> list[SourceRow]:
