@@ -1,7 +1,8 @@
 """Build the report model from the database in a fixed, small number of queries (no N+1).
 
 Queries: articles; occurrences joined to their links; availability per link (one aggregate over
-`checks` and one over `check_daily`); snapshots; the newest drift verdict per link; and, with
+`checks` and one over `check_daily`); snapshots; the newest drift verdict per link; the warnings
+of each link's last check (e.g. a missing `#anchor`); and, with
 `history=True`, the worst outcome per link per day over the last 90 days (again aggregated in
 SQL). A publication with 200,000
 occurrences or 10,000 links with a year of daily checks is read in about a second.
@@ -33,8 +34,10 @@ from service.reports.model import (
     LinkReport,
     Report,
     make_article_report,
+    occurrence_warnings,
     outcome_severity,
 )
+from service.store.repo import warnings_from_json
 from service.store.tables import ALL_TABLES
 
 ARTICLES = ALL_TABLES[0].metadata.tables["articles"]
@@ -146,6 +149,7 @@ def build_report(
     availability = _read_availability(conn, scope, now) if link_ids else {}
     snapshots = _read_snapshots(conn, scope) if link_ids else {}
     drift = _read_drift(conn, scope) if link_ids else {}
+    warnings = _read_warnings(conn, scope) if link_ids else {}
     strips = _read_strips(conn, scope, now) if history and link_ids else {}
 
     by_article: dict[int, list[LinkReport]] = defaultdict(list)
@@ -157,6 +161,7 @@ def build_report(
                 availability=availability,
                 snapshots=snapshots,
                 drift=drift,
+                warnings=warnings,
                 strips=strips,
                 now=now,
                 history=history,
@@ -232,6 +237,7 @@ def _read_occurrences(
             OCCURRENCES.c.anchor_text,
             OCCURRENCES.c.line,
             OCCURRENCES.c.kind,
+            OCCURRENCES.c.fragment,
             LINKS.c.url,
             health_value.label("health"),
             LINKS.c.health_since,
@@ -355,6 +361,27 @@ def _read_drift(conn: Connection, scope: _Scope) -> dict[int, _Drift]:
     }
 
 
+def _read_warnings(conn: Connection, scope: _Scope) -> dict[int, tuple[str, ...]]:
+    """Per link: the warnings of its last check (the one `links.last_checked_at` points at;
+    offline checks never move it), for the links whose last check has any."""
+    query = (
+        sa.select(CHECKS.c.link_id, CHECKS.c.warnings)
+        .select_from(
+            CHECKS.join(
+                LINKS,
+                sa.and_(
+                    LINKS.c.id == CHECKS.c.link_id,
+                    CHECKS.c.checked_at == LINKS.c.last_checked_at,
+                ),
+            )
+        )
+        .where(CHECKS.c.warnings.is_not(None), scope.restrict(CHECKS.c.link_id))
+        .order_by(CHECKS.c.id)
+    )
+    # Two checks of one link at the same instant: the later row wins.
+    return {row.link_id: warnings_from_json(row.warnings) for row in conn.execute(query)}
+
+
 def _read_strips(
     conn: Connection, scope: _Scope, now: datetime
 ) -> dict[int, dict[date, tuple[int, int]]]:
@@ -423,6 +450,7 @@ def _link_report(
     availability: dict[int, tuple[Availability, ...]],
     snapshots: dict[tuple[int, str], ArchiveRef],
     drift: dict[int, _Drift],
+    warnings: dict[int, tuple[str, ...]],
     strips: dict[int, dict[date, tuple[int, int]]],
     now: datetime,
     history: bool,
@@ -466,6 +494,9 @@ def _link_report(
         drift=compared.verdict if compared else None,
         drift_score=compared.score if compared else None,
         drift_checked_at=compared.checked_at if compared else None,
+        warnings=occurrence_warnings(warnings.get(link_id, ()), row.fragment)
+        if link_id is not None
+        else (),
     )
 
 

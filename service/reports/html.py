@@ -70,6 +70,7 @@ a{color:#0969da}
 .anchor{font-weight:600;overflow-wrap:anywhere}
 .url{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85em;overflow-wrap:anywhere;color:#59636e}
 .explain{font-style:italic;margin:.2em 0}
+.warning{color:#8a5a00;margin:.2em 0}
 .archive{margin:.2em 0}
 .facts{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.85em;color:#59636e}
 .strip{display:block;width:100%;max-width:540px;height:18px;margin:.35em 0}
@@ -225,6 +226,7 @@ def link_card(link: LinkReport) -> str:
     parts.append(f'<div class="url">{esc(link.url or link.href)}</div>')
     if link.broken and link.explanation:
         parts.append(f'<div class="explain">{esc(link.explanation)}</div>')
+    parts.extend(f'<div class="warning">Warning: {esc(w)}</div>' for w in link.warnings)
     if link.moved_to:
         parts.append(
             f'<div class="archive">Moved to {link_html(link.moved_to, link.moved_to)}</div>'

@@ -47,6 +47,7 @@ def link_object(link: LinkReport, title: str | None = None) -> dict[str, Any]:
         "drift": link.drift,
         "drift_score": link.drift_score,
         "drift_checked_at": iso(link.drift_checked_at),
+        "warnings": list(link.warnings),
         "link_id": link.link_id,
     }
 

@@ -61,6 +61,7 @@ def _link_cell(link: LinkReport) -> str:
         parts.append("moved to " + md_link(link.moved_to, link.moved_to))
     if link.broken and link.explanation:
         parts.append("*" + md_text(link.explanation) + "*")
+    parts.extend("warning: " + md_text(w) for w in link.warnings)
     if link.ignored:
         parts.append("(ignored: marked not broken)")
     if link.at_risk:

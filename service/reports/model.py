@@ -6,9 +6,12 @@ article; an `ArticleReport` holds one `LinkReport` per link occurrence, broken l
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from service.checks.fragments import fragment_warning
 from service.model import Health, LinkKind, Outcome, Signal
 
 # Order of links inside an article: what needs attention first.
@@ -112,6 +115,9 @@ class LinkReport:
     drift: str | None = None
     drift_score: float | None = None
     drift_checked_at: datetime | None = None
+    # The last check's warnings that concern this occurrence (its own `#fragment` missing, and
+    # any warning not about a fragment), e.g. "fragment #usage not found".
+    warnings: tuple[str, ...] = ()
 
     @property
     def broken(self) -> bool:
@@ -181,6 +187,24 @@ class Report:
             for health, n in article.counts.items():
                 total[health] += n
         return total
+
+
+_FRAGMENT_WARNING = re.compile(r"^fragment (#.*) not found$", re.DOTALL)
+
+
+def occurrence_warnings(warnings: Iterable[str], fragment: str | None) -> tuple[str, ...]:
+    """The warnings of a link's last check that concern one occurrence of it.
+
+    A link row is shared by occurrences with different `#fragments`; a `fragment #x not found`
+    warning belongs only to the occurrences written with `#x`. Other warnings concern them all.
+    """
+    own = fragment_warning(fragment) if fragment else None
+    out = []
+    for warning in warnings:
+        if _FRAGMENT_WARNING.match(warning) and warning != own:
+            continue
+        out.append(warning)
+    return tuple(out)
 
 
 def sort_links(links: list[LinkReport] | tuple[LinkReport, ...]) -> tuple[LinkReport, ...]:

@@ -77,6 +77,7 @@ def _link_lines(link: LinkReport) -> list[tuple[str, str | None]]:
         parts.append(("moved to: " + clean(link.moved_to), None))
     if link.broken and link.explanation:
         parts.append((link.explanation, "italic"))
+    parts.extend(("warning: " + clean(w), "yellow") for w in link.warnings)
     if link.drifted and link.drift is not None:
         parts.append((drift_sentence(link.drift, link.drift_score), "yellow"))
     archive = link.best_archive
