@@ -445,7 +445,7 @@ class Daemon:
     async def _check_one(self, link: claims.ClaimedLink, stats: SweepStats) -> None:
         try:
             assert self._checker is not None
-            result = await self._checker.check(link.url)
+            result = await self._checker.check(link.url, fragments=link.fragments)
             # Issue 3: a network-level failure may be the monitor's own: if the canaries fail
             # too, record it as `offline` (moves no health) instead of a dead signal.
             if needs_canary([result]) and not await self._canary_verdict():
@@ -604,7 +604,14 @@ class Daemon:
     def _claim(self, limit: int) -> list[claims.ClaimedLink]:
         lease = timedelta(seconds=self.settings.monitor.lease_s)
         with self.db.session() as session:
-            return claims.claim_due(session, self.worker, self.clock(), limit=limit, lease=lease)
+            return claims.claim_due(
+                session,
+                self.worker,
+                self.clock(),
+                limit=limit,
+                lease=lease,
+                with_fragments=self.settings.checks.check_fragments,
+            )
 
     def _extend_leases(self) -> None:
         until = self.clock() + timedelta(seconds=self.settings.monitor.lease_s)

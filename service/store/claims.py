@@ -44,6 +44,7 @@ class ClaimedLink:
     due_at: datetime | None
     citation_date: date | None = None
     interval_hours: float | None = None  # the shortest per-article interval among its citers
+    fragments: tuple[str, ...] = ()  # "#anchor"s its active occurrences cite (with_fragments)
 
 
 def _dialect(session: Session) -> str:
@@ -63,11 +64,19 @@ def due_condition(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def claim_due(
-    session: Session, owner: str, now: datetime, *, limit: int, lease: timedelta
+    session: Session,
+    owner: str,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    with_fragments: bool = False,
 ) -> list[ClaimedLink]:
     """Lease up to `limit` due links to `owner` until `now + lease`, most overdue first.
 
-    Commit the session right after: the lease is what keeps other replicas away.
+    With `with_fragments`, each claimed link also carries the `#anchor`s its active
+    occurrences cite (checks.check_fragments). Commit the session right after: the lease is
+    what keeps other replicas away.
     """
     if limit <= 0:
         return []
@@ -100,6 +109,7 @@ def claim_due(
     )
     rows = session.execute(stmt).all()
     intervals = article_intervals(session, [r.id for r in rows])
+    fragments = cited_fragments(session, [r.id for r in rows]) if with_fragments else {}
     claimed = [
         ClaimedLink(
             id=r.id,
@@ -114,11 +124,29 @@ def claim_due(
             due_at=r.next_check_at,
             citation_date=r.citation_date,
             interval_hours=intervals.get(r.id),
+            fragments=fragments.get(r.id, ()),
         )
         for r in rows
     ]
     claimed.sort(key=lambda c: (c.due_at is not None, c.due_at or now, c.id))
     return claimed
+
+
+def cited_fragments(session: Session, link_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Per link, the distinct `#anchor`s its active occurrences cite, sorted."""
+    if not link_ids:
+        return {}
+    occ = OCCURRENCES.c
+    rows = session.execute(
+        sa.select(occ.link_id, occ.fragment)
+        .where(occ.link_id.in_(link_ids), occ.active.is_(True), occ.fragment.is_not(None))
+        .distinct()
+    ).all()
+    out: dict[int, set[str]] = {}
+    for link_id, fragment in rows:
+        if fragment:
+            out.setdefault(link_id, set()).add(fragment)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def article_intervals(session: Session, link_ids: Sequence[int]) -> dict[int, float]:

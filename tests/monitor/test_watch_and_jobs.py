@@ -196,3 +196,36 @@ def test_jobs_hooks_and_graceful_stop(config: Path, farm: LinkFarm, tmp_path: Pa
         assert rows[u].lease_owner is None and rows[u].health == "unchecked"
     assert [(n, bool(s)) for n, s in workers] == [("test-worker", True)]
     db.dispose()
+
+
+def test_daemon_checks_cited_fragments_when_configured(
+    sqlite_url: str, farm: LinkFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """checks.check_fragments: the daemon looks up every #anchor the articles cite; a missing
+    one is a warning on the check, never a dead signal."""
+
+    async def anchors(request: web.Request, farm: LinkFarm) -> web.Response:
+        body = "<html><head><title>Guide</title></head><body><h2 id='intro'>Intro</h2></body>"
+        return web.Response(text=body + "</html>", content_type="text/html")
+
+    farm.add("/anchors", anchors)
+    page = farm.url("/anchors")
+    post = markdown_article(tmp_path / "f.md", [f"{page}#intro", f"{page}#missing"])
+    path = write_config(
+        tmp_path, sqlite_url, farm, articles=[str(post)], checks={"check_fragments": True}
+    )
+    monkeypatch.setenv("LINKWATCH_CONFIG", str(path))
+    for key in [k for k in os.environ if k.startswith("LINKWATCH_") and k != "LINKWATCH_CONFIG"]:
+        monkeypatch.delenv(key)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert cli(["run", "--once"]) == 0
+    db = open_database(sqlite_url)
+    with db.session() as s:
+        rows = s.execute(sa.text("SELECT outcome, warnings FROM checks")).all()
+        health = s.execute(sa.select(LinkRow.health)).scalars().all()
+    db.dispose()
+    assert len(rows) == 1  # one link row for both occurrences, checked once
+    assert rows[0][0] == "ok"
+    assert "fragment #missing not found" in rows[0][1]
+    assert "#intro" not in rows[0][1]
+    assert health == ["alive"]
