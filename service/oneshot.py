@@ -45,15 +45,6 @@ class CheckRun:
     unverified: int  # links that could not be verified because the monitor was offline
 
 
-def death_rule(settings: Settings) -> DeathRule:
-    from datetime import timedelta
-
-    return DeathRule(
-        signals=settings.monitor.dead_after_signals,
-        span=timedelta(hours=settings.monitor.dead_after_hours),
-    )
-
-
 async def load_articles(
     sources: Sequence[str],
     settings: Settings,
@@ -106,14 +97,15 @@ async def run_check(
         rows = [repo.sync_article(session, a, started) for a in articles]
         article_ids = [r.id for r in rows if r.id is not None]
 
-    urls = sorted(
-        {o.url for a in articles for o in a.occurrences if o.kind is LinkKind.HTTP and o.url}
-    )
+    # Every http link once, with the #anchors its occurrences cite.
     fragments: dict[str, set[str]] = {}
     for a in articles:
         for o in a.occurrences:
-            if o.kind is LinkKind.HTTP and o.url and o.fragment:
-                fragments.setdefault(o.url, set()).add(o.fragment)
+            if o.kind is LinkKind.HTTP and o.url:
+                cited = fragments.setdefault(o.url, set())
+                if o.fragment:
+                    cited.add(o.fragment)
+    urls = sorted(fragments)
 
     async def _checks() -> tuple[dict[str, CheckResult], bool]:
         async with Checker(
@@ -138,7 +130,7 @@ async def run_check(
     if offline:
         results = offline_results(results)
 
-    rule = death_rule(settings)
+    rule = DeathRule.from_settings(settings.monitor)
     with db.session() as session:
         ids = repo.link_ids_for_urls(session, results)
         repo.record_checks_bulk(

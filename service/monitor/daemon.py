@@ -76,13 +76,6 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()[:80]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def death_rule(settings: Settings) -> DeathRule:
-    return DeathRule(
-        signals=settings.monitor.dead_after_signals,
-        span=timedelta(hours=settings.monitor.dead_after_hours),
-    )
-
-
 # -- hooks ---------------------------------------------------------------------------------------
 
 
@@ -198,7 +191,7 @@ class Daemon:
         self.transition_hooks = list(transition_hooks)
         self.clock = clock
         self.rng = rng
-        self.rule = death_rule(settings)
+        self.rule = DeathRule.from_settings(settings.monitor)
         self.sync_articles = sync_articles
         self._checker = checker
         self._own_checker = checker is None

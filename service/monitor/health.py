@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from service.model import Health, LinkState, Outcome, Signal
+from service.settings import MonitorSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +15,13 @@ class DeathRule:
 
     signals: int = 3
     span: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_settings(cls, monitor: MonitorSettings) -> DeathRule:
+        """The rule configured by monitor.dead_after_signals and monitor.dead_after_hours."""
+        return cls(
+            signals=monitor.dead_after_signals, span=timedelta(hours=monitor.dead_after_hours)
+        )
 
 
 def step(
