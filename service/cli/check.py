@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from datetime import date
 from pathlib import Path
@@ -16,6 +15,7 @@ from service.checks.config import with_cli_overrides
 from service.cli.app import EXIT_BROKEN, EXIT_OFFLINE, EXIT_OK, app, fail
 from service.cli.common import open_db, parse_date, run_async, settings_from_cli
 from service.model import CheckResult
+from service.monitor.logs import configure_logging
 from service.oneshot import load_articles, run_check
 from service.reports import FORMATS, render
 
@@ -58,7 +58,7 @@ def check(
     # --resolve pins are added to the configured ones (the command line wins for its host).
     checks = with_cli_overrides(settings.checks, resolve=resolve, allow_private=allow_private)
     settings = settings.model_copy(update={"checks": checks})
-    _log_warnings_to_stderr()
+    configure_logging("oneshot", "WARNING")  # stage warnings as `linkwatch: warning: ...`
     pub: date | None = parse_date(published, "--published") if published else None
 
     articles = run_async(load_articles(sources, settings, published=pub, source_url=source_url))
@@ -120,14 +120,3 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
-
-
-def _log_warnings_to_stderr() -> None:
-    """One-shot runs show library and stage warnings as `linkwatch: warning: ...` lines."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("linkwatch: warning: %(message)s"))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)

@@ -35,6 +35,13 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class OneShotFormatter(logging.Formatter):
+    """`linkwatch: warning: ...`: the shape of every other one-line CLI message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"linkwatch: {record.levelname.lower()}: {record.getMessage()}"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = _fields(record)
@@ -63,9 +70,11 @@ def _text_value(value: object) -> str:
 
 
 def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Send every log record (ours and our libraries') to `stream` (stderr) in `fmt`."""
+    """Send every log record (ours and our libraries') to `stream` (stderr) in `fmt`:
+    "text" (daemon lines), "json" (one object per line) or "oneshot" (CLI messages)."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    formatters = {"json": JsonFormatter, "oneshot": OneShotFormatter}
+    handler.setFormatter(formatters.get(fmt, TextFormatter)())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
