@@ -300,6 +300,10 @@ def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
     tree[path[-1]] = value
 
 
+_LIST_KEYS = frozenset({"resolve", "canaries", "events", "tags"})
+"""List keys that also accept a plain comma-separated environment value."""
+
+
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for name, raw in env.items():
@@ -312,9 +316,9 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
                 value = tomllib.loads(f"v = {raw}")["v"]
             except tomllib.TOMLDecodeError:
                 value = raw
-        elif "," in raw and path[-1] in {"resolve", "canaries", "events", "tags"}:
+        elif path[-1] in _LIST_KEYS and "," in raw:
             value = [p.strip() for p in raw.split(",") if p.strip()]
-        elif path[-1] in {"resolve", "canaries", "events", "tags"}:
+        elif path[-1] in _LIST_KEYS:
             value = [raw] if raw else []
         _set_path(tree, path, value)
     if "DATABASE_URL" in env:
