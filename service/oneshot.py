@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from aiohttp.abc import AbstractResolver
 
@@ -17,6 +17,7 @@ from service.articles.sources import fetch_article, is_url, read_article_file
 from service.checks.canary import monitor_is_offline, offline_results
 from service.checks.checker import Checker
 from service.checks.client import build_client
+from service.clock import Clock, utcnow
 from service.errors import InputError
 from service.model import DEAD_OUTCOMES, ArchiveInfo, Article, CheckResult, LinkKind, Outcome
 from service.monitor.health import DeathRule
@@ -25,12 +26,6 @@ from service.reports.build import build_report
 from service.settings import Settings
 from service.store import repo
 from service.store.db import Database
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import TypeVar
 
@@ -44,6 +44,7 @@ from service.archive.wayback import (
     end_of_day,
     to_timestamp,
 )
+from service.clock import utcnow
 from service.errors import ArchiveError, ArchiveRateLimited
 from service.model import ArchiveInfo, Capture
 from service.settings import WaybackSettings
@@ -68,10 +69,6 @@ def archive_executor() -> ThreadPoolExecutor:
                 max_workers=WORKER_THREADS, thread_name_prefix="wayback"
             )
         return _EXECUTORS["archive"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def choose_citation(latest: Capture, citation_date: date | None) -> bool:

@@ -22,7 +22,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from types import TracebackType
 
 import httpx
@@ -39,19 +38,15 @@ from service.checks.guard import check_literal
 from service.checks.headers import parse_retry_after
 from service.checks.limits import HostLimiter
 from service.checks.retry import RetryPolicy
+from service.clock import Clock
+from service.clock import utcnow as utc_now
 from service.model import CheckResult, Hop, Outcome
 from service.settings import ChecksSettings
-
-Clock = Callable[[], datetime]
 
 # A HEAD failure after which a GET may still work (servers that mishandle HEAD).
 _HEAD_SPECIFIC_ERRORS = frozenset(
     {ErrorKind.DISCONNECTED, ErrorKind.PROTOCOL, ErrorKind.CONNECTION}
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +20,7 @@ from service.articles.sources import is_url
 from service.checks.client import build_client
 from service.cli.app import app
 from service.cli.common import open_db, settings_from_cli
+from service.clock import utcnow as _now
 from service.errors import InputError, UsageError
 from service.settings import Settings
 from service.store import sources as store
@@ -36,10 +36,6 @@ sources_app = typer.Typer(
 app.add_typer(sources_app, name="sources")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Configuration file.")]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def source_location(kind: str, value: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from rich.table import Table
 from service.checks.client import build_client
 from service.cli.app import EXIT_BROKEN, EXIT_OK, app
 from service.cli.common import open_db, parse_date, settings_from_cli
+from service.clock import utcnow as _now
 from service.errors import InputError, UsageError
 from service.settings import Settings
 from service.store import repo, watch, workers
@@ -28,10 +29,6 @@ CONFIG_OPTION = typer.Option(
 )
 
 TAG_OPTION = typer.Option([], "--tag", help="A tag (repeatable), e.g. for alert routing.")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _age(then: datetime | None, now: datetime) -> str:

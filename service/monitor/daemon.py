@@ -41,6 +41,8 @@ from sqlmodel import Session
 
 from service.checks.canary import Connectivity, as_offline, needs_canary
 from service.checks.checker import Checker
+from service.clock import Clock
+from service.clock import utcnow as utc_now
 from service.errors import StoreError
 from service.model import CheckResult, Health
 from service.monitor import schedule
@@ -56,7 +58,6 @@ from service.store.tables import CheckRow, TransitionRow
 
 log = logging.getLogger("linkwatch.daemon")
 
-Clock = Callable[[], datetime]
 _T = TypeVar("_T")
 
 DB_ERRORS: tuple[type[BaseException], ...] = (StoreError, sa_exc.SQLAlchemyError, sqlite3.Error)
@@ -65,10 +66,6 @@ BACKOFF_MAX_S = 60.0
 WORKER_FORGET_AFTER = timedelta(days=7)
 RECORD_BATCH = 50  # results written per transaction at most
 RECORD_DELAY_S = 0.5  # the longest a result waits for its batch to fill
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def default_worker_name() -> str:

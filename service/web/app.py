@@ -7,9 +7,9 @@ Every page is rendered by Jinja2 with autoescaping; only http(s) URLs ever becom
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from service import __version__
+from service.clock import Clock, utcnow
 from service.drift.verdict import drift_score
 from service.errors import LinkwatchError, StoreError, UsageError
 from service.model import Health
@@ -64,12 +65,7 @@ PAGE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
-Clock = Callable[[], datetime]
 PUBLICATION_DOMAINS = 100  # domain rows shown on /publication (all of them in /api/publication)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _environment() -> Environment:
