@@ -1,42 +1,51 @@
-"""The `linkwatch` command line: one Typer app; each command group lives in its own module."""
+"""The `linkwatch` command line: one Typer app; each command group lives in its own module.
+
+A process imports only the module of the command it runs (`load_commands`): `linkwatch check`
+does not pay for the store, archive, alert and web modules the other commands need (start-up
+is a large share of a short command), and it starts its checks before it imports SQLAlchemy
+(service.oneshot). `linkwatch --help` and anything unknown load every module.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 
-# Command modules register themselves on `app` when imported (one line per module).
-from service.cli import (
-    alerts,  # linkwatch alerts test|list
-    archive,  # linkwatch archive lookup|save
-    check,  # linkwatch check
-    config,  # linkwatch config check|show|reference
-    daemon,  # linkwatch run
-    db,  # linkwatch db upgrade|current
-    drift,  # linkwatch drift
-    exchange,  # linkwatch export, linkwatch import
-    recover,  # linkwatch recover
-    report,  # linkwatch report, fix, serve
-    sources,  # linkwatch sources, publication-report
-    watch,  # linkwatch add|list|remove|status
-)
-from service.cli.app import app
+# Top-level command (or command group) -> the module under service/cli/ that registers it.
+COMMANDS: dict[str, str] = {
+    "add": "watch",
+    "alerts": "alerts",
+    "archive": "archive",
+    "check": "check",
+    "config": "config",
+    "db": "db",
+    "drift": "drift",
+    "export": "exchange",
+    "fix": "report",
+    "import": "exchange",
+    "list": "watch",
+    "publication-report": "sources",
+    "recover": "recover",
+    "remove": "watch",
+    "report": "report",
+    "run": "daemon",
+    "serve": "report",
+    "sources": "sources",
+    "status": "watch",
+}
+MODULES: tuple[str, ...] = tuple(sorted(set(COMMANDS.values())))
 
-__all__ = [
-    "alerts",
-    "app",
-    "archive",
-    "check",
-    "config",
-    "daemon",
-    "db",
-    "drift",
-    "exchange",
-    "main",
-    "recover",
-    "report",
-    "sources",
-    "watch",
-]
+
+def load_commands(argv: Sequence[str] = ()) -> None:
+    """Register the command that `argv` names on the app, or every command when it names none.
+
+    The root takes no option with a value, so the first argument without a dash is the command.
+    """
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    module = COMMANDS.get(name) if name is not None else None
+    for each in (module,) if module is not None else MODULES:
+        importlib.import_module(f"service.cli.{each}")
 
 
 def main() -> None:

@@ -51,7 +51,10 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 def run(argv: Sequence[str]) -> int:
     """Run the CLI and map every failure to a one-line message and an exit code."""
+    from service.cli import load_commands
+
     try:
+        load_commands(argv)
         result = app(args=list(argv), prog_name="linkwatch", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from service.errors import UsageError
 from service.settings import ConfigError, Settings, load_settings
-from service.store.db import Database, open_database
+
+if TYPE_CHECKING:
+    from service.store.db import Database
 
 
 def settings_from_cli(config: Path | None = None, **sections: dict[str, Any]) -> Settings:
@@ -24,6 +26,10 @@ def settings_from_cli(config: Path | None = None, **sections: dict[str, Any]) ->
 
 def open_db(settings: Settings) -> Database:
     """Open the configured database, applying migrations on first use (StoreError on failure)."""
+    # Imported here: SQLAlchemy is a third of a command's start-up, and `linkwatch check`
+    # starts its checks before it opens the store (service.oneshot).
+    from service.store.db import open_database
+
     return open_database(settings.database.url)
 
 

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 
-import service.cli  # noqa: F401  (registers every command)
 from service.cli.app import run
 from tests.support.farm import LinkFarm
 

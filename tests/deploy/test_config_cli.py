@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import service.cli  # noqa: F401  (registers every command)
 from service.cli.app import run
 from service.config_tools import (
     BEGIN,

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import service.cli  # noqa: F401  (registers every command)
 from service.cli.app import run
 from service.errors import InputError, StoreError
 from service.store.db import Database, open_database

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-import service.cli  # noqa: F401  (registers every command)
 from service.cli.app import run
 from service.model import Health, LinkKind, Outcome
 from service.reports import render

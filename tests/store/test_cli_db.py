@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import service.cli  # noqa: F401  (registers every command)
 from service.cli.app import run
 from service.store.db import head_revision
 
