@@ -17,6 +17,12 @@ class InputError(LinkwatchError):
     """An article or file that cannot be read or parsed."""
 
 
+class WorkerError(LinkwatchError):
+    """A checking worker process failed or died (service.checks.pool): nothing was recorded."""
+
+    exit_code = 70
+
+
 class StoreError(LinkwatchError):
     """The database cannot be opened, migrated or written."""
 

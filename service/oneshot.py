@@ -7,25 +7,27 @@ wires the stages together; each stage lives in its own package.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-
-from aiohttp.abc import AbstractResolver
+from typing import TYPE_CHECKING
 
 from service.articles.sources import fetch_article, is_url, read_article_file
-from service.checks.canary import monitor_is_offline, offline_results
-from service.checks.checker import Checker
-from service.checks.client import build_client
 from service.clock import Clock, utcnow
 from service.errors import InputError
 from service.model import DEAD_OUTCOMES, ArchiveInfo, Article, CheckResult, LinkKind, Outcome
-from service.monitor.health import DeathRule
-from service.reports import Report
-from service.reports.build import build_report
-from service.settings import Settings
-from service.store import repo
-from service.store.db import Database
+from service.settings import ChecksSettings, Settings
+
+# The checker (aiohttp) and the store (SQLAlchemy) are imported where they are used: the
+# checks are forked off (service.checks.pool) before the store is imported, so each process
+# imports only its half and the two halves' start-up runs on two cores.
+if TYPE_CHECKING:
+    from aiohttp.abc import AbstractResolver
+
+    from service.checks.pool import CheckWorkers
+    from service.reports import Report
+    from service.store.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ async def load_articles(
         for source in sources:
             if is_url(source):
                 if client is None:
+                    from service.checks.client import build_client
+
                     client = build_client(settings.checks)
                 fetched = await fetch_article(
                     source, client, published=published, source_url=source_url
@@ -71,6 +75,75 @@ async def load_articles(
     return articles
 
 
+@dataclass(frozen=True, slots=True)
+class CheckPlan:
+    """What a run checks: every http link of its articles once, with the #anchors cited."""
+
+    urls: list[str]  # sorted
+    fragments: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, articles: Sequence[Article]) -> CheckPlan:
+        fragments: dict[str, set[str]] = {}
+        for a in articles:
+            for o in a.occurrences:
+                if o.kind is LinkKind.HTTP and o.url:
+                    cited = fragments.setdefault(o.url, set())
+                    if o.fragment:
+                        cited.add(o.fragment)
+        return cls(sorted(fragments), fragments)
+
+
+async def check_urls(
+    checks: ChecksSettings,
+    urls: Sequence[str],
+    fragments: dict[str, set[str]],
+    *,
+    on_result: Callable[[CheckResult], None] | None = None,
+    clock: Clock = utcnow,
+    resolver: AbstractResolver | None = None,
+) -> dict[str, CheckResult]:
+    """Check `urls` once each with one Checker (spaced by `checks.oneshot_interval_s`)."""
+    from service.checks.checker import Checker
+
+    async with Checker(
+        checks, per_host_interval_s=checks.oneshot_interval_s, clock=clock, resolver=resolver
+    ) as checker:
+        return await checker.check_many(urls, on_result=on_result, fragments=fragments)
+
+
+def start_checks(
+    settings: Settings,
+    plan: CheckPlan,
+    *,
+    on_result: Callable[[CheckResult], None] | None = None,
+    clock: Clock = utcnow,
+    resolver: AbstractResolver | None = None,
+) -> CheckWorkers | None:
+    """Fork the run's checks into worker processes (`checks.processes`, 0: one per CPU), each
+    owning whole sites and a share of `checks.concurrency`; None where workers are not
+    forked (not Linux, nothing to check): `run_check` then checks in process.
+
+    Call it outside any event loop, before the store is opened (see service.checks.pool).
+    """
+    from service.checks.pool import CheckWorkers, available_cpus, can_fork, shard_by_site
+
+    if not plan.urls or not can_fork():
+        return None
+    checks = settings.checks
+    shards = shard_by_site(plan.urls, checks.processes or available_cpus())
+    total = len(plan.urls)
+
+    async def run_shard(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+        share = max(1, math.ceil(checks.concurrency * len(urls) / total))
+        mine = checks.model_copy(update={"concurrency": share})
+        return await check_urls(
+            mine, urls, plan.fragments, on_result=send, clock=clock, resolver=resolver
+        )
+
+    return CheckWorkers(shards, run_shard, on_result=on_result).start()
+
+
 async def run_check(
     db: Database,
     settings: Settings,
@@ -80,49 +153,50 @@ async def run_check(
     on_result: Callable[[CheckResult], None] | None = None,
     clock: Clock = utcnow,
     resolver: AbstractResolver | None = None,
+    workers: CheckWorkers | None = None,
+    started: datetime | None = None,
 ) -> CheckRun:
     """Check every http link of `articles` once, record the results, build the report.
 
+    `workers`: the run's checks already forked by `start_checks` (their results are awaited
+    here while the articles are synced); None checks in this process. `started`: when the
+    run began (default: now).
     When the run's failures look like the monitor's own (see service.checks.canary) and the
     canaries (`checks.canaries`) fail too, the network failures are recorded as `offline`.
     `resolver` replaces the system's name resolution (tests).
     """
-    started = clock()
+    from service.monitor.health import DeathRule
+    from service.reports.build import build_report
+    from service.store import repo
+
+    started = started or clock()
+    plan = CheckPlan.of(articles)
     with db.session() as session:
         rows = [repo.sync_article(session, a, started) for a in articles]
         article_ids = [r.id for r in rows if r.id is not None]
 
-    # Every http link once, with the #anchors its occurrences cite.
-    fragments: dict[str, set[str]] = {}
-    for a in articles:
-        for o in a.occurrences:
-            if o.kind is LinkKind.HTTP and o.url:
-                cited = fragments.setdefault(o.url, set())
-                if o.fragment:
-                    cited.add(o.fragment)
-    urls = sorted(fragments)
-
-    async def _checks() -> tuple[dict[str, CheckResult], bool]:
-        async with Checker(
-            settings.checks,
-            per_host_interval_s=settings.checks.oneshot_interval_s,
-            clock=clock,
-            resolver=resolver,
-        ) as checker:
-            found = await checker.check_many(urls, on_result=on_result, fragments=fragments)
-            # The monitor's own connectivity, through the same client (service.checks.canary).
-            down = await monitor_is_offline(checker, settings.checks.canaries, found)
-            return found, down
-
     archive_task: asyncio.Task[dict[str, ArchiveInfo]] | None = None
-    if archive and settings.wayback.enabled and urls:
-        archive_task = asyncio.create_task(_refresh_archives(db, settings, urls, started))
+    if archive and settings.wayback.enabled and plan.urls:
+        archive_task = asyncio.create_task(_refresh_archives(db, settings, plan.urls, started))
     try:
-        results, offline = await _checks()
+        if workers is not None:
+            results = await workers.results()
+        else:
+            results = await check_urls(
+                settings.checks,
+                plan.urls,
+                plan.fragments,
+                on_result=on_result,
+                clock=clock,
+                resolver=resolver,
+            )
+        offline = await _monitor_offline(settings.checks, results, resolver)
     finally:
         archive_infos = await archive_task if archive_task is not None else {}
 
     if offline:
+        from service.checks.canary import offline_results
+
         results = offline_results(results)
 
     rule = DeathRule.from_settings(settings.monitor)
@@ -144,6 +218,26 @@ async def run_check(
     )
     unverified = sum(1 for r in results.values() if r.outcome is Outcome.OFFLINE)
     return CheckRun(report, results, archive_infos, broken, offline, unverified)
+
+
+async def _monitor_offline(
+    checks: ChecksSettings, results: dict[str, CheckResult], resolver: AbstractResolver | None
+) -> bool:
+    """The canary verdict for this run (service.checks.canary), through a client of its own:
+    asked only when the run's failures could be the monitor's."""
+    from service.checks.canary import monitor_is_offline, needs_canary
+
+    if not checks.canaries or not needs_canary(results):
+        return False
+    from service.checks.client import build_client
+
+    client = build_client(checks, resolver=resolver)
+    try:
+        return await monitor_is_offline(
+            client, checks.canaries, results, timeout_s=checks.timeout_s
+        )
+    finally:
+        await client.aclose()
 
 
 async def _refresh_archives(

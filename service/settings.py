@@ -61,6 +61,13 @@ class ChecksSettings(_Section):
         1.0, ge=0, description="minimum gap between requests to one host (daemon)"
     )
     oneshot_interval_s: float = Field(0.0, ge=0, description="the same for `linkwatch check`")
+    processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="worker processes `linkwatch check` checks in, each owning whole sites "
+        "(0: one per CPU core)",
+    )
     retries: int = Field(
         2, ge=0, le=10, description="retries of transient outcomes inside one check"
     )

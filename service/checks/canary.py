@@ -121,15 +121,18 @@ async def monitor_is_offline(
     checker_or_client: ClientSource,
     canaries: Sequence[str],
     results: Iterable[CheckResult] | Mapping[str, CheckResult],
+    *,
+    timeout_s: float | None = None,
 ) -> bool:
     """Whether the run's results must be read as "the monitor is offline".
 
     False without canaries, or when `needs_canary(results)` is False; else True only when
-    every canary fails through the checker's client.
+    every canary fails through the checker's client (each within `timeout_s`, default the
+    checker's `timeout_s`).
     """
     if not canaries or not needs_canary(results):
         return False
-    online = await canaries_answer(checker_or_client, canaries)
+    online = await canaries_answer(checker_or_client, canaries, timeout_s)
     if not online:
         log.warning("the canaries fail too: the monitor itself is offline")
     return not online

@@ -14,9 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from service.checks.config import with_cli_overrides
 from service.cli.app import EXIT_BROKEN, EXIT_OFFLINE, EXIT_OK, app, fail
 from service.cli.common import open_db, parse_date, run_async, settings_from_cli
+from service.clock import utcnow
 from service.model import CheckResult
 from service.monitor.logs import configure_logging
-from service.oneshot import load_articles, run_check
+from service.oneshot import CheckPlan, load_articles, run_check, start_checks
 from service.reports import FORMATS, render
 
 
@@ -62,14 +63,31 @@ def check(
     pub: date | None = parse_date(published, "--published") if published else None
 
     articles = run_async(load_articles(sources, settings, published=pub, source_url=source_url))
-    db = open_db(settings)
+    # The checks start first, in worker processes (service.checks.pool); this process opens
+    # the store, syncs the articles and looks up archives meanwhile, then records the results.
+    progress = _progress()
+    started = utcnow()
+    workers = start_checks(settings, CheckPlan.of(articles), on_result=progress.advance)
     try:
-        with _progress() as on_result:
-            run = run_async(
-                run_check(db, settings, articles, archive=not no_archive, on_result=on_result)
-            )
+        with progress:
+            db = open_db(settings)
+            try:
+                run = run_async(
+                    run_check(
+                        db,
+                        settings,
+                        articles,
+                        archive=not no_archive,
+                        on_result=progress.advance,
+                        workers=workers,
+                        started=started,
+                    )
+                )
+            finally:
+                db.dispose()
     finally:
-        db.dispose()
+        if workers is not None:
+            workers.close()
 
     text = render(run.report, fmt)
     if output is not None:
@@ -91,29 +109,33 @@ def check(
 
 
 class _progress:
-    """A progress bar on stderr while checking, hidden when stderr is not a terminal."""
+    """A progress bar on stderr while checking, hidden when stderr is not a terminal.
+
+    `advance` may be called from any thread (the worker readers), also before the bar is
+    shown: the bar's thread starts on `__enter__`, after the workers are forked.
+    """
 
     def __init__(self) -> None:
         self._console = Console(stderr=True)
         self._progress: Progress | None = None
         self._task: Any = None
+        if self._console.is_terminal:
+            self._progress = Progress(
+                TextColumn("checking"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._task = self._progress.add_task("links", total=None)
 
-    def __enter__(self) -> Any:
-        if not self._console.is_terminal:
-            return None
-        self._progress = Progress(
-            TextColumn("checking"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self._console,
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("links", total=None)
-        return self._advance
+    def __enter__(self) -> _progress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
 
-    def _advance(self, result: CheckResult) -> None:
+    def advance(self, result: CheckResult) -> None:
         if self._progress is not None:
             self._progress.advance(self._task)
 

@@ -1,0 +1,252 @@
+"""`linkwatch check`'s checks in forked worker processes, each owning whole sites.
+
+A one-shot check does two jobs that share nothing until the end: the checks (aiohttp, up to a
+core's worth of CPU) and the store (SQLAlchemy's import, the schema, syncing the article,
+recording, the report). Forking the checks off before the store is opened runs the two on
+different cores, and a large sweep split over several workers uses every core.
+
+Per-host politeness holds because a site (a host's last two labels: www.example.com and
+example.com go together) belongs to exactly one worker, whose Checker keeps that site's
+concurrency and interval limits, `Retry-After` holds and soft-404 probe cache. The exception:
+a redirect into a site that another worker owns is limited per worker, so such a target may
+see one request stream per worker.
+
+Fork, not spawn: a worker needs the parent's settings and code (and a test's injected
+resolver) and re-importing them would cost what forking saves. `start` must run outside any
+event loop and before the parent starts threads of its own; the readers it starts are the
+parent's only threads until the results are in. Workers ignore SIGINT: an interrupted parent
+terminates them (`close`). Results stream back in small batches, so a progress bar moves and
+a pipe never fills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from service.errors import WorkerError
+from service.model import CheckResult
+
+OnResult = Callable[[CheckResult], None]
+# Runs inside a worker: check these URLs, calling on_result once per URL as it finishes.
+ShardRunner = Callable[[list[str], OnResult], Coroutine[Any, Any, object]]
+
+BATCH = 64  # results per message from a worker ...
+FLUSH_S = 0.1  # ... or fewer, when this long has passed since the last message
+
+
+def can_fork() -> bool:
+    """Whether workers are forked here: Linux only (macOS's system libraries are not
+    fork-safe, and Windows has no fork); elsewhere `linkwatch check` checks in process."""
+    return sys.platform.startswith("linux")
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, so a CPU-limited container counts)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def site_of(url: str) -> str:
+    """The politeness unit of a URL: its host's last two labels, or the whole host when it is
+    an IP literal. Coarser than the registrable domain for hosts under two-label public
+    suffixes (every *.co.uk is one "site"), which only costs balance, never politeness."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    if ":" in host or host.replace(".", "").isdigit():
+        return host
+    return ".".join(host.rstrip(".").split(".")[-2:])
+
+
+def shard_by_site(urls: Sequence[str], workers: int) -> list[list[str]]:
+    """At most `workers` non-empty shards, each holding whole sites, balanced by URL count
+    (largest site first, into the smallest shard); URL order is kept within a site."""
+    by_site: dict[str, list[str]] = {}
+    for url in urls:
+        by_site.setdefault(site_of(url), []).append(url)
+    shards: list[list[str]] = [[] for _ in range(max(1, min(workers, len(by_site))))]
+    for site_urls in sorted(by_site.values(), key=len, reverse=True):
+        min(shards, key=len).extend(site_urls)
+    return [shard for shard in shards if shard]
+
+
+class CheckWorkers:
+    """Worker processes checking `shards` with `runner`; `await results()` gathers them.
+
+    `on_result` (optional, settable until results arrive) is called in a reader thread for
+    each result as it comes in. Use as a context manager, or call `close()`: it terminates
+    workers that are still running (an interrupted or failed command).
+    """
+
+    def __init__(
+        self,
+        shards: Sequence[list[str]],
+        runner: ShardRunner,
+        *,
+        on_result: OnResult | None = None,
+    ) -> None:
+        self.shards = [list(shard) for shard in shards]
+        self.on_result = on_result
+        self._runner = runner
+        self._results: dict[str, CheckResult] = {}
+        self._lock = threading.Lock()
+        self._procs: list[BaseProcess] = []
+        self._readers: list[threading.Thread] = []
+        self._errors: dict[int, str] = {}
+        self._done: set[int] = set()
+
+    def start(self) -> CheckWorkers:
+        """Fork one worker per shard, then start the readers (no thread exists at a fork)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("CheckWorkers.start() must be called outside the event loop")
+        context = multiprocessing.get_context("fork")
+        conns: list[Connection] = []
+        try:
+            for index, shard in enumerate(self.shards):
+                receive, send = context.Pipe(duplex=False)
+                proc = context.Process(
+                    target=_work,
+                    args=(send, shard, self._runner),
+                    name=f"linkwatch-check-{index}",
+                    daemon=True,  # never outlives the command
+                )
+                proc.start()
+                send.close()  # the worker holds the only write end: its exit means EOF here
+                self._procs.append(proc)
+                conns.append(receive)
+        except BaseException:
+            for conn in conns:
+                conn.close()
+            self.close()
+            raise
+        for index, conn in enumerate(conns):
+            reader = threading.Thread(
+                target=self._read, args=(index, conn), name=f"linkwatch-read-{index}", daemon=True
+            )
+            reader.start()
+            self._readers.append(reader)
+        return self
+
+    def _read(self, index: int, conn: Connection) -> None:
+        """Collect one worker's messages until it says done, fails, or its pipe closes."""
+        try:
+            while True:
+                kind, payload = conn.recv()
+                if kind == "results":
+                    with self._lock:
+                        for result in payload:
+                            self._results[result.url] = result
+                    callback = self.on_result
+                    if callback is not None:
+                        for result in payload:
+                            callback(result)
+                elif kind == "done":
+                    self._done.add(index)
+                    return
+                else:
+                    self._errors[index] = str(payload)
+                    return
+        except (EOFError, OSError):
+            return  # died without a word: `_wait` reports its exit code
+        finally:
+            conn.close()
+
+    def _wait(self) -> None:
+        for reader in self._readers:
+            reader.join()
+        for proc in self._procs:
+            proc.join()
+
+    async def results(self) -> dict[str, CheckResult]:
+        """Every URL's result, in shard order; WorkerError if a worker failed or fell silent."""
+        await asyncio.to_thread(self._wait)
+        for index, proc in enumerate(self._procs):
+            if index in self._errors:
+                raise WorkerError(f"checking worker {index} failed: {self._errors[index]}")
+            if index not in self._done:
+                raise WorkerError(
+                    f"checking worker {index} exited with code {proc.exitcode} "
+                    "before finishing its checks"
+                )
+        with self._lock:
+            missing = [u for shard in self.shards for u in shard if u not in self._results]
+            if missing:
+                raise WorkerError(f"checking workers returned no result for {missing[0]}")
+            return {u: self._results[u] for shard in self.shards for u in shard}
+
+    def close(self) -> None:
+        """Terminate the workers still running and reap every one (idempotent)."""
+        for proc in self._procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self._procs:
+            proc.join(5)
+            if proc.is_alive():  # pragma: no cover - SIGTERM is not caught by workers
+                proc.kill()
+                proc.join()
+
+    def __enter__(self) -> CheckWorkers:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+async def _quietly(coro: Coroutine[Any, Any, object]) -> None:
+    """Await `coro` and drop its result (asyncio.run formats a main task's result on exit)."""
+    await coro
+
+
+def _work(conn: Connection, shard: list[str], runner: ShardRunner) -> None:
+    """A worker's life: check the shard, stream results, say done (or why not), exit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    code = 0
+    batch: list[CheckResult] = []
+    last = time.monotonic()
+
+    def send(result: CheckResult) -> None:
+        nonlocal last
+        batch.append(result)
+        now = time.monotonic()
+        if len(batch) >= BATCH or now - last >= FLUSH_S:
+            conn.send(("results", batch[:]))
+            batch.clear()
+            last = now
+
+    try:
+        asyncio.run(_quietly(runner(shard, send)))
+        if batch:
+            conn.send(("results", batch))
+        conn.send(("done", None))
+    except BaseException as exc:  # reported to the parent, which prints one line
+        code = 1
+        with contextlib.suppress(OSError, ValueError):  # the parent is gone
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+    sys.exit(code)

@@ -1,0 +1,144 @@
+"""`linkwatch check`'s worker processes: whole sites per worker, every result back, failures told.
+
+The workers are real forked processes checking against the link farm (a thread of this test
+process, so its request log sees every worker's requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from service.checks.pool import CheckWorkers, can_fork, shard_by_site, site_of
+from service.errors import WorkerError
+from service.model import CheckResult, Outcome
+from service.oneshot import CheckPlan, check_urls, start_checks
+from service.settings import Settings
+from tests.checks.conftest import make_settings
+from tests.support.farm import LinkFarm
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="workers are forked on Linux only")
+
+
+def test_site_groups_a_host_with_its_www_and_subdomains() -> None:
+    assert site_of("http://www.example.com/a") == site_of("https://example.com:8443/b")
+    assert site_of("http://news.example.com/") == "example.com"
+    assert site_of("http://EXAMPLE.com./") == "example.com"
+    assert site_of("http://127.0.0.2:8080/x") == "127.0.0.2"
+    assert site_of("http://[::1]:80/x") == "::1"
+    assert site_of("http://[broken/") == ""
+
+
+def test_shards_hold_whole_sites_balanced_and_in_order() -> None:
+    urls = [f"http://big.test/{i}" for i in range(6)]
+    urls += [f"http://www.mid.test/{i}" for i in range(2)] + ["http://mid.test/x"]
+    urls += ["http://a.small.test/1", "http://b.small.test/2", "http://one.test/"]
+    shards = shard_by_site(urls, 2)
+    assert len(shards) == 2
+    assert sorted(u for s in shards for u in s) == sorted(urls)
+    for shard in shards:  # a site never straddles two shards, and keeps its order
+        sites = {site_of(u) for u in shard}
+        for other in shards:
+            if other is not shard:
+                assert not sites & {site_of(u) for u in other}
+        assert [u for u in shard if "big.test" in u] in ([], urls[:6])
+    assert sorted(len(s) for s in shards) == [6, 6]  # 6 | 3 + 2 + 1
+    assert shard_by_site(urls, 64) == shard_by_site(urls, 4)  # never more shards than sites
+    assert len(shard_by_site(urls, 64)) == 4  # big, mid, small, one
+    assert shard_by_site(["http://only.test/a", "http://only.test/b"], 8) == [
+        ["http://only.test/a", "http://only.test/b"]
+    ]
+
+
+def test_workers_return_what_one_process_finds(farm: LinkFarm) -> None:
+    settings = Settings(checks=make_settings(farm, per_host_concurrency=2, processes=2))
+    paths = ["/ok", "/status/404", "/redirect/301", "/status/500", "/moved/page", "/status/410"]
+    urls = [farm.url(p, host=h) for h in ("farm.test", "other.test", "third.test") for p in paths]
+    plan = CheckPlan(sorted(urls), {u: set() for u in urls})
+    seen: list[str] = []
+
+    alone = asyncio.run(check_urls(settings.checks, plan.urls, plan.fragments))
+    farm.reset()
+    workers = start_checks(settings, plan, on_result=lambda r: seen.append(r.url))
+    assert workers is not None
+    with workers:
+        assert len(workers.shards) == 2  # three sites over two workers
+        together = asyncio.run(workers.results())
+    assert list(together) == [u for shard in workers.shards for u in shard]
+    assert {u: r.outcome for u, r in together.items()} == {
+        u: r.outcome for u, r in alone.items()
+    }
+    assert sorted(seen) == sorted(urls)  # on_result once per URL, from the reader threads
+    assert Outcome.NOT_FOUND in {r.outcome for r in together.values()}
+    for host in ("farm.test", "other.test", "third.test"):  # politeness held across workers
+        assert farm.max_concurrency(host) <= 2
+
+
+def test_a_failing_worker_is_an_error_not_a_partial_result(farm: LinkFarm) -> None:
+    async def boom(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+        raise ValueError("the resolver exploded")
+
+    with CheckWorkers([["http://a.test/"]], boom).start() as workers:
+        with pytest.raises(WorkerError, match=r"worker 0 failed: ValueError: the resolver"):
+            asyncio.run(workers.results())
+
+
+def test_a_worker_that_dies_silently_is_an_error() -> None:
+    async def die(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+        os._exit(3)
+
+    with CheckWorkers([["http://a.test/"]], die).start() as workers:
+        with pytest.raises(WorkerError, match="exited with code 3"):
+            asyncio.run(workers.results())
+
+
+def test_a_worker_that_skips_a_url_is_an_error() -> None:
+    async def lazy(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+        return None  # says done without a result for its URL
+
+    with CheckWorkers([["http://a.test/"]], lazy).start() as workers:
+        with pytest.raises(WorkerError, match=r"no result for http://a\.test/"):
+            asyncio.run(workers.results())
+
+
+def test_close_stops_workers_that_are_still_checking() -> None:
+    async def forever(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+        await asyncio.sleep(3600)
+        return None
+
+    workers = CheckWorkers([["http://a.test/"], ["http://b.test/"]], forever).start()
+    began = time.monotonic()
+    workers.close()
+    assert time.monotonic() - began < 5
+    assert all(not p.is_alive() for p in workers._procs)
+
+
+async def test_workers_are_never_forked_inside_an_event_loop() -> None:
+    async def nothing(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+        return None
+
+    with pytest.raises(RuntimeError, match="outside the event loop"):
+        CheckWorkers([["http://a.test/"]], nothing).start()
+
+
+def test_the_check_command_forks_before_it_imports_the_store_or_the_checker() -> None:
+    """`linkwatch check` loads only its own command, and neither SQLAlchemy nor aiohttp: the
+    workers import the checker and the parent the store, each on its own core."""
+    code = (
+        "import sys\n"
+        "from service.cli import load_commands\n"
+        "load_commands(['check', 'article.md'])\n"
+        "heavy = sorted(m for m in ('sqlalchemy', 'aiohttp', 'alembic', 'service.store.db',"
+        " 'service.checks.checker', 'service.cli.report') if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
