@@ -25,7 +25,7 @@ from service.settings import ChecksSettings, Settings
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractResolver
 
-    from service.checks.pool import CheckWorkers
+    from service.checks.pool import CheckWorkers, Job
     from service.reports import Report
     from service.store.db import Database
 
@@ -112,36 +112,51 @@ async def check_urls(
         return await checker.check_many(urls, on_result=on_result, fragments=fragments)
 
 
-def start_checks(
-    settings: Settings,
-    plan: CheckPlan,
+def fork_checks(
     *,
     on_result: Callable[[CheckResult], None] | None = None,
     clock: Clock = utcnow,
     resolver: AbstractResolver | None = None,
 ) -> CheckWorkers | None:
-    """Fork the run's checks into worker processes (`checks.processes`, 0: one per CPU), each
-    owning whole sites and a share of `checks.concurrency`; None where workers are not
-    forked (not Linux, nothing to check): `run_check` then checks in process.
+    """Fork the first checking worker now, so that it imports the checker while this process
+    reads the articles; `submit_checks` hands out the work. None where workers are not forked
+    (not Linux): `run_check` then checks in process.
 
     Call it outside any event loop, before the store is opened (see service.checks.pool).
     """
-    from service.checks.pool import CheckWorkers, available_cpus, can_fork, shard_by_site
+    from service.checks.pool import CheckWorkers, can_fork
 
-    if not plan.urls or not can_fork():
+    if not can_fork():
         return None
-    checks = settings.checks
-    shards = shard_by_site(plan.urls, checks.processes or available_cpus())
-    total = len(plan.urls)
 
-    async def run_shard(urls: list[str], send: Callable[[CheckResult], None]) -> object:
-        share = max(1, math.ceil(checks.concurrency * len(urls) / total))
-        mine = checks.model_copy(update={"concurrency": share})
+    async def run_job(job: Job, send: Callable[[CheckResult], None]) -> object:
+        checks, fragments = job.params
         return await check_urls(
-            mine, urls, plan.fragments, on_result=send, clock=clock, resolver=resolver
+            checks, job.urls, fragments, on_result=send, clock=clock, resolver=resolver
         )
 
-    return CheckWorkers(shards, run_shard, on_result=on_result).start()
+    workers = CheckWorkers(run_job, prepare=_import_checker, on_result=on_result)
+    workers.fork()
+    return workers
+
+
+def submit_checks(workers: CheckWorkers, settings: Settings, plan: CheckPlan) -> None:
+    """Share the plan out among the workers (`checks.processes`, 0: one per CPU): whole sites
+    per worker, and each a share of `checks.concurrency` by its number of links."""
+    from service.checks.pool import Job, available_cpus, shard_by_site
+
+    checks = settings.checks
+    shards = shard_by_site(plan.urls, checks.processes or available_cpus()) if plan.urls else []
+    jobs = []
+    for urls in shards:
+        share = max(1, math.ceil(checks.concurrency * len(urls) / len(plan.urls)))
+        mine = checks.model_copy(update={"concurrency": share})
+        jobs.append(Job(urls, (mine, {u: plan.fragments[u] for u in urls})))
+    workers.submit(jobs)
+
+
+def _import_checker() -> None:
+    import service.checks.checker  # noqa: F401  (a worker's start-up, before its job arrives)
 
 
 async def run_check(
@@ -158,7 +173,7 @@ async def run_check(
 ) -> CheckRun:
     """Check every http link of `articles` once, record the results, build the report.
 
-    `workers`: the run's checks already forked by `start_checks` (their results are awaited
+    `workers`: the run's checks, forked and submitted (`fork_checks`, `submit_checks`; awaited
     here while the articles are synced); None checks in this process. `started`: when the
     run began (default: now).
     When the run's failures look like the monitor's own (see service.checks.canary) and the

@@ -12,9 +12,11 @@ a redirect into a site that another worker owns is limited per worker, so such a
 see one request stream per worker.
 
 Fork, not spawn: a worker needs the parent's settings and code (and a test's injected
-resolver) and re-importing them would cost what forking saves. `start` must run outside any
-event loop and before the parent starts threads of its own; the readers it starts are the
-parent's only threads until the results are in. Workers ignore SIGINT: an interrupted parent
+resolver) and re-importing them would cost what forking saves. The first worker is forked as
+soon as the command starts and imports the checker while the parent reads the articles;
+the others when the sites are known. Forks happen outside any event loop and before the
+parent starts threads of its own: the readers `submit` starts are its only threads until
+the results are in. Workers ignore SIGINT: an interrupted parent
 terminates them (`close`). Results stream back in small batches, so a progress bar moves and
 a pipe never fills.
 """
@@ -30,6 +32,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
@@ -40,8 +43,19 @@ from service.errors import WorkerError
 from service.model import CheckResult
 
 OnResult = Callable[[CheckResult], None]
-# Runs inside a worker: check these URLs, calling on_result once per URL as it finishes.
-ShardRunner = Callable[[list[str], OnResult], Coroutine[Any, Any, object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One worker's share of a run: its URLs (whole sites) and what its runner needs besides
+    (pickled to the worker)."""
+
+    urls: list[str]
+    params: Any = None
+
+
+# Runs inside a worker: check job.urls, calling on_result once per URL as it finishes.
+JobRunner = Callable[[Job, OnResult], Coroutine[Any, Any, object]]
 
 BATCH = 64  # results per message from a worker ...
 FLUSH_S = 0.1  # ... or fewer, when this long has passed since the last message
@@ -87,65 +101,81 @@ def shard_by_site(urls: Sequence[str], workers: int) -> list[list[str]]:
 
 
 class CheckWorkers:
-    """Worker processes checking `shards` with `runner`; `await results()` gathers them.
+    """Forked worker processes, each checking one Job with `runner`; `await results()`.
 
-    `on_result` (optional, settable until results arrive) is called in a reader thread for
-    each result as it comes in. Use as a context manager, or call `close()`: it terminates
-    workers that are still running (an interrupted or failed command).
+    `fork()` starts an idle worker early: it runs `prepare` (imports the checker) while this
+    process is still reading the articles. `submit(jobs)` forks what more the jobs need, hands
+    one job to each worker (surplus idle workers are released) and starts the readers.
+    `on_result` (settable until results arrive) is called in a reader thread for each result
+    as it comes in. Use as a context manager, or call `close()`: it terminates workers that
+    are still running (an interrupted or failed command).
     """
 
     def __init__(
         self,
-        shards: Sequence[list[str]],
-        runner: ShardRunner,
+        runner: JobRunner,
         *,
+        prepare: Callable[[], object] | None = None,
         on_result: OnResult | None = None,
     ) -> None:
-        self.shards = [list(shard) for shard in shards]
         self.on_result = on_result
+        self.jobs: list[Job] = []
         self._runner = runner
+        self._prepare = prepare
         self._results: dict[str, CheckResult] = {}
         self._lock = threading.Lock()
         self._procs: list[BaseProcess] = []
+        self._conns: list[Connection] = []
         self._readers: list[threading.Thread] = []
         self._errors: dict[int, str] = {}
         self._done: set[int] = set()
+        self._submitted = False
 
-    def start(self) -> CheckWorkers:
-        """Fork one worker per shard, then start the readers (no thread exists at a fork)."""
+    def fork(self) -> None:
+        """Start one idle worker (outside any event loop, while this process has no threads)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:
-            raise RuntimeError("CheckWorkers.start() must be called outside the event loop")
+            raise RuntimeError("CheckWorkers.fork() must be called outside the event loop")
+        if self._submitted:
+            raise RuntimeError("CheckWorkers.fork() after submit()")
         context = multiprocessing.get_context("fork")
-        conns: list[Connection] = []
+        mine, theirs = context.Pipe()
+        proc = context.Process(
+            target=_work,
+            args=(theirs, list(self._conns), self._prepare, self._runner),
+            name=f"linkwatch-check-{len(self._procs)}",
+            daemon=True,  # never outlives the command
+        )
         try:
-            for index, shard in enumerate(self.shards):
-                receive, send = context.Pipe(duplex=False)
-                proc = context.Process(
-                    target=_work,
-                    args=(send, shard, self._runner),
-                    name=f"linkwatch-check-{index}",
-                    daemon=True,  # never outlives the command
-                )
-                proc.start()
-                send.close()  # the worker holds the only write end: its exit means EOF here
-                self._procs.append(proc)
-                conns.append(receive)
+            proc.start()
+        finally:
+            theirs.close()  # the worker holds the only copy: its exit means EOF here
+        self._procs.append(proc)
+        self._conns.append(mine)
+
+    def submit(self, jobs: Sequence[Job]) -> None:
+        """Give each job a worker (forking more when needed), release the idle rest, and start
+        reading results."""
+        jobs = [job for job in jobs if job.urls]
+        try:
+            while len(self._procs) < len(jobs):
+                self.fork()
+            self._submitted = True
+            self.jobs = jobs
+            for index, conn in enumerate(self._conns):
+                conn.send(jobs[index] if index < len(jobs) else None)
         except BaseException:
-            for conn in conns:
-                conn.close()
             self.close()
             raise
-        for index, conn in enumerate(conns):
+        for index, conn in enumerate(self._conns[: len(jobs)]):
             reader = threading.Thread(
                 target=self._read, args=(index, conn), name=f"linkwatch-read-{index}", daemon=True
             )
             reader.start()
             self._readers.append(reader)
-        return self
 
     def _read(self, index: int, conn: Connection) -> None:
         """Collect one worker's messages until it says done, fails, or its pipe closes."""
@@ -167,9 +197,7 @@ class CheckWorkers:
                     self._errors[index] = str(payload)
                     return
         except (EOFError, OSError):
-            return  # died without a word: `_wait` reports its exit code
-        finally:
-            conn.close()
+            return  # died without a word: `results` reports its exit code
 
     def _wait(self) -> None:
         for reader in self._readers:
@@ -178,24 +206,26 @@ class CheckWorkers:
             proc.join()
 
     async def results(self) -> dict[str, CheckResult]:
-        """Every URL's result, in shard order; WorkerError if a worker failed or fell silent."""
+        """Every URL's result, in job order; WorkerError if a worker failed or fell silent."""
+        if not self._submitted:
+            raise RuntimeError("CheckWorkers.results() before submit()")
         await asyncio.to_thread(self._wait)
-        for index, proc in enumerate(self._procs):
+        for index, _job in enumerate(self.jobs):
             if index in self._errors:
                 raise WorkerError(f"checking worker {index} failed: {self._errors[index]}")
             if index not in self._done:
                 raise WorkerError(
-                    f"checking worker {index} exited with code {proc.exitcode} "
+                    f"checking worker {index} exited with code {self._procs[index].exitcode} "
                     "before finishing its checks"
                 )
         with self._lock:
-            missing = [u for shard in self.shards for u in shard if u not in self._results]
+            missing = [u for job in self.jobs for u in job.urls if u not in self._results]
             if missing:
                 raise WorkerError(f"checking workers returned no result for {missing[0]}")
-            return {u: self._results[u] for shard in self.shards for u in shard}
+            return {u: self._results[u] for job in self.jobs for u in job.urls}
 
     def close(self) -> None:
-        """Terminate the workers still running and reap every one (idempotent)."""
+        """Terminate the workers still running, reap every one, close the pipes (idempotent)."""
         for proc in self._procs:
             if proc.is_alive():
                 proc.terminate()
@@ -204,6 +234,8 @@ class CheckWorkers:
             if proc.is_alive():  # pragma: no cover - SIGTERM is not caught by workers
                 proc.kill()
                 proc.join()
+        for conn in self._conns:
+            conn.close()
 
     def __enter__(self) -> CheckWorkers:
         return self
@@ -222,9 +254,17 @@ async def _quietly(coro: Coroutine[Any, Any, object]) -> None:
     await coro
 
 
-def _work(conn: Connection, shard: list[str], runner: ShardRunner) -> None:
-    """A worker's life: check the shard, stream results, say done (or why not), exit."""
+def _work(
+    conn: Connection,
+    others: list[Connection],
+    prepare: Callable[[], object] | None,
+    runner: JobRunner,
+) -> None:
+    """A worker's life: get ready, wait for a job, check it, stream results, say done (or
+    why not), exit. No job (None, or the parent gone) is a quiet exit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    for other in others:  # the parent's ends of earlier workers' pipes: not ours to hold
+        other.close()
     code = 0
     batch: list[CheckResult] = []
     last = time.monotonic()
@@ -239,10 +279,16 @@ def _work(conn: Connection, shard: list[str], runner: ShardRunner) -> None:
             last = now
 
     try:
-        asyncio.run(_quietly(runner(shard, send)))
-        if batch:
-            conn.send(("results", batch))
-        conn.send(("done", None))
+        if prepare is not None:
+            prepare()
+        job = conn.recv()
+        if job is not None:
+            asyncio.run(_quietly(runner(job, send)))
+            if batch:
+                conn.send(("results", batch))
+            conn.send(("done", None))
+    except EOFError:
+        pass  # the parent went away before handing out jobs
     except BaseException as exc:  # reported to the parent, which prints one line
         code = 1
         with contextlib.suppress(OSError, ValueError):  # the parent is gone

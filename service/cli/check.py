@@ -17,7 +17,7 @@ from service.cli.common import open_db, parse_date, run_async, settings_from_cli
 from service.clock import utcnow
 from service.model import CheckResult
 from service.monitor.logs import configure_logging
-from service.oneshot import CheckPlan, load_articles, run_check, start_checks
+from service.oneshot import CheckPlan, fork_checks, load_articles, run_check, submit_checks
 from service.reports import FORMATS, render
 
 
@@ -62,13 +62,17 @@ def check(
     configure_logging("oneshot", "WARNING")  # stage warnings as `linkwatch: warning: ...`
     pub: date | None = parse_date(published, "--published") if published else None
 
-    articles = run_async(load_articles(sources, settings, published=pub, source_url=source_url))
-    # The checks start first, in worker processes (service.checks.pool); this process opens
-    # the store, syncs the articles and looks up archives meanwhile, then records the results.
+    # The checks run in worker processes (service.checks.pool): the first is forked now and
+    # imports the checker while this process reads the articles; once the work is handed out,
+    # this process opens the store, syncs the articles and looks up archives meanwhile, then
+    # records the results.
     progress = _progress()
     started = utcnow()
-    workers = start_checks(settings, CheckPlan.of(articles), on_result=progress.advance)
+    workers = fork_checks(on_result=progress.advance)
     try:
+        articles = run_async(load_articles(sources, settings, published=pub, source_url=source_url))
+        if workers is not None:
+            submit_checks(workers, settings, CheckPlan.of(articles))
         with progress:
             db = open_db(settings)
             try:

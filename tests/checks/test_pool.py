@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import pytest
 
-from service.checks.pool import CheckWorkers, can_fork, shard_by_site, site_of
+from service.checks.pool import CheckWorkers, Job, JobRunner, can_fork, shard_by_site, site_of
 from service.errors import WorkerError
 from service.model import CheckResult, Outcome
-from service.oneshot import CheckPlan, check_urls, start_checks
+from service.oneshot import CheckPlan, check_urls, fork_checks, submit_checks
 from service.settings import Settings
 from tests.checks.conftest import make_settings
 from tests.support.farm import LinkFarm
@@ -65,54 +65,72 @@ def test_workers_return_what_one_process_finds(farm: LinkFarm) -> None:
 
     alone = asyncio.run(check_urls(settings.checks, plan.urls, plan.fragments))
     farm.reset()
-    workers = start_checks(settings, plan, on_result=lambda r: seen.append(r.url))
+    workers = fork_checks(on_result=lambda r: seen.append(r.url))
     assert workers is not None
     with workers:
-        assert len(workers.shards) == 2  # three sites over two workers
+        submit_checks(workers, settings, plan)
+        assert len(workers.jobs) == 2  # three sites over two workers
         together = asyncio.run(workers.results())
-    assert list(together) == [u for shard in workers.shards for u in shard]
-    assert {u: r.outcome for u, r in together.items()} == {
-        u: r.outcome for u, r in alone.items()
-    }
+    assert list(together) == [u for job in workers.jobs for u in job.urls]
+    assert {u: r.outcome for u, r in together.items()} == {u: r.outcome for u, r in alone.items()}
     assert sorted(seen) == sorted(urls)  # on_result once per URL, from the reader threads
     assert Outcome.NOT_FOUND in {r.outcome for r in together.values()}
     for host in ("farm.test", "other.test", "third.test"):  # politeness held across workers
         assert farm.max_concurrency(host) <= 2
 
 
+def test_idle_workers_are_released_and_an_empty_plan_checks_nothing() -> None:
+    workers = fork_checks()
+    assert workers is not None
+    with workers:
+        workers.fork()  # two idle workers, no work for either
+        submit_checks(workers, Settings(), CheckPlan([], {}))
+        assert asyncio.run(workers.results()) == {}
+        for proc in workers._procs:
+            proc.join(10)
+            assert proc.exitcode == 0
+
+
+def _workers(runner: JobRunner, *jobs: Job) -> CheckWorkers:
+    workers = CheckWorkers(runner)
+    workers.fork()
+    workers.submit(jobs)
+    return workers
+
+
 def test_a_failing_worker_is_an_error_not_a_partial_result(farm: LinkFarm) -> None:
-    async def boom(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+    async def boom(job: Job, send: Callable[[CheckResult], None]) -> object:
         raise ValueError("the resolver exploded")
 
-    with CheckWorkers([["http://a.test/"]], boom).start() as workers:
+    with _workers(boom, Job(["http://a.test/"])) as workers:
         with pytest.raises(WorkerError, match=r"worker 0 failed: ValueError: the resolver"):
             asyncio.run(workers.results())
 
 
 def test_a_worker_that_dies_silently_is_an_error() -> None:
-    async def die(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+    async def die(job: Job, send: Callable[[CheckResult], None]) -> object:
         os._exit(3)
 
-    with CheckWorkers([["http://a.test/"]], die).start() as workers:
+    with _workers(die, Job(["http://a.test/"])) as workers:
         with pytest.raises(WorkerError, match="exited with code 3"):
             asyncio.run(workers.results())
 
 
 def test_a_worker_that_skips_a_url_is_an_error() -> None:
-    async def lazy(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+    async def lazy(job: Job, send: Callable[[CheckResult], None]) -> object:
         return None  # says done without a result for its URL
 
-    with CheckWorkers([["http://a.test/"]], lazy).start() as workers:
+    with _workers(lazy, Job(["http://a.test/"])) as workers:
         with pytest.raises(WorkerError, match=r"no result for http://a\.test/"):
             asyncio.run(workers.results())
 
 
 def test_close_stops_workers_that_are_still_checking() -> None:
-    async def forever(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+    async def forever(job: Job, send: Callable[[CheckResult], None]) -> object:
         await asyncio.sleep(3600)
         return None
 
-    workers = CheckWorkers([["http://a.test/"], ["http://b.test/"]], forever).start()
+    workers = _workers(forever, Job(["http://a.test/"]), Job(["http://b.test/"]))
     began = time.monotonic()
     workers.close()
     assert time.monotonic() - began < 5
@@ -120,11 +138,11 @@ def test_close_stops_workers_that_are_still_checking() -> None:
 
 
 async def test_workers_are_never_forked_inside_an_event_loop() -> None:
-    async def nothing(urls: list[str], send: Callable[[CheckResult], None]) -> object:
+    async def nothing(job: Job, send: Callable[[CheckResult], None]) -> object:
         return None
 
     with pytest.raises(RuntimeError, match="outside the event loop"):
-        CheckWorkers([["http://a.test/"]], nothing).start()
+        CheckWorkers(nothing).fork()
 
 
 def test_the_check_command_forks_before_it_imports_the_store_or_the_checker() -> None:
