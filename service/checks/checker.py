@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import httpx
 from aiohttp.abc import AbstractResolver
@@ -142,6 +143,7 @@ class Checker:
             )
             client = build_client(settings, transport=self._transport)
         self.client = client
+        self._timeout = client.timeout.as_dict()
         self._global = asyncio.Semaphore(settings.concurrency)
         self._inflight: dict[str, asyncio.Future[CheckResult]] = {}
 
@@ -415,7 +417,15 @@ class Checker:
             if target.scheme not in {"http", "https"} or not target.host:
                 kind = ErrorKind.BAD_REDIRECT if redirects else ErrorKind.INVALID_URL
                 return failed(kind, f"cannot fetch {current!r}")
-            request = self.client.build_request(method, target, cookies=cookies or None)
+            # Built directly rather than by `client.build_request`, whose merging of base URL,
+            # query parameters and headers parses every URL twice (a tenth of a request's CPU).
+            request = httpx.Request(
+                method,
+                target,
+                headers=self.client.headers,
+                cookies=cookies or None,
+                extensions={"timeout": self._timeout},
+            )
             agent = self._user_agent_for(target.host)
             if agent is not None:
                 request.headers["User-Agent"] = agent
@@ -562,9 +572,10 @@ def _interleave_hosts(urls: list[str]) -> list[str]:
     """Round-robin over hosts, so one big host does not hold every global slot waiting its turn."""
     by_host: OrderedDict[str, list[str]] = OrderedDict()
     for url in urls:
+        # An ordering heuristic only: the stdlib's split is enough (and cheaper than httpx's).
         try:
-            host = httpx.URL(url).host
-        except (httpx.InvalidURL, TypeError):
+            host = urlsplit(url).hostname or ""
+        except ValueError:
             host = ""
         by_host.setdefault(host, []).append(url)
     out: list[str] = []
