@@ -1,11 +1,10 @@
 """Build the report model from the database in a fixed, small number of queries (no N+1).
 
-Queries: articles; occurrences joined to their links; availability per link (one aggregate over
-`checks` and one over `check_daily`); snapshots; the newest drift verdict per link; the warnings
-of each link's last check (e.g. a missing `#anchor`); and, with
-`history=True`, the worst outcome per link per day over the last 90 days (again aggregated in
-SQL). A publication with 200,000
-occurrences or 10,000 links with a year of daily checks is read in about a second.
+Queries: articles; occurrences joined to their links; availability per link (raw checks and
+daily roll-ups, history.py); snapshots; the newest drift verdict per link; the warnings of
+each link's last check (e.g. a missing `#anchor`); and, with `history=True`, the worst outcome
+per link per day over the last 90 days (history.py). A publication with 200,000 occurrences or
+10,000 links with a year of daily checks is read in about a second.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from service.drift.verdict import drift_score
 from service.errors import UsageError
-from service.model import Health, LinkKind, Outcome, Signal
+from service.model import Health, LinkKind, Outcome
+from service.reports.history import Strips, StripText, read_availability, read_strips
 from service.reports.model import (
     DRIFT_VERDICTS,
     HEALTH_ORDER,
-    STRIP_DAYS,
     WINDOWS,
     ArchiveRef,
     Availability,
@@ -35,7 +34,6 @@ from service.reports.model import (
     Report,
     make_article_report,
     occurrence_warnings,
-    outcome_severity,
 )
 from service.store.repo import warnings_from_json
 from service.store.tables import ALL_TABLES
@@ -44,24 +42,8 @@ ARTICLES = ALL_TABLES[0].metadata.tables["articles"]
 LINKS = ALL_TABLES[0].metadata.tables["links"]
 OCCURRENCES = ALL_TABLES[0].metadata.tables["occurrences"]
 CHECKS = ALL_TABLES[0].metadata.tables["checks"]
-DAILY = ALL_TABLES[0].metadata.tables["check_daily"]
 SNAPSHOTS = ALL_TABLES[0].metadata.tables["snapshots"]
 DRIFT = ALL_TABLES[0].metadata.tables["drift_checks"]
-
-_OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
-_ALIVE_VALUES = [o.value for o in Outcome if o.signal is Signal.ALIVE]
-_OFFLINE_VALUES = [o.value for o in Outcome if o.signal is Signal.NONE]
-
-
-def _outcome_code(outcome: Outcome) -> int:
-    """Severity-major code of an outcome, so MAX() in SQL picks the worst outcome of a group."""
-    return outcome_severity(outcome) * 32 + _OUTCOMES.index(outcome) + 1
-
-
-def _decode_outcome(code: int | None) -> Outcome | None:
-    if not code:
-        return None
-    return _OUTCOMES[code % 32 - 1]
 
 
 def _outcome_or_none(value: str | None) -> Outcome | None:
@@ -146,11 +128,12 @@ def build_report(
 
     occurrence_rows = _read_occurrences(conn, scope, health_value)
     link_ids = {row.link_id for row in occurrence_rows if row.link_id is not None}
-    availability = _read_availability(conn, scope, now) if link_ids else {}
+    availability = read_availability(conn, scope.restrict, now) if link_ids else {}
     snapshots = _read_snapshots(conn, scope) if link_ids else {}
     drift = _read_drift(conn, scope) if link_ids else {}
     warnings = _read_warnings(conn, scope) if link_ids else {}
-    strips = _read_strips(conn, scope, now) if history and link_ids else {}
+    strips = read_strips(conn, scope.restrict, now) if history and link_ids else {}
+    days = Strips(now.date()) if history else None
 
     by_article: dict[int, list[LinkReport]] = defaultdict(list)
     for row in occurrence_rows:
@@ -163,8 +146,7 @@ def build_report(
                 drift=drift,
                 warnings=warnings,
                 strips=strips,
-                now=now,
-                history=history,
+                days=days,
             )
         )
 
@@ -254,67 +236,6 @@ def _read_occurrences(
     return list(conn.execute(query))
 
 
-def _read_availability(
-    conn: Connection, scope: _Scope, now: datetime
-) -> dict[int, tuple[Availability, ...]]:
-    """Checks and alive checks per link per window, from raw checks plus daily roll-ups."""
-    longest = max(WINDOWS)
-    starts = {days: now - timedelta(days=days) for days in WINDOWS}
-    is_alive = CHECKS.c.outcome.in_(_ALIVE_VALUES)
-    columns: list[sa.ColumnElement[Any]] = [CHECKS.c.link_id]
-    for days in WINDOWS:
-        in_window = CHECKS.c.checked_at >= starts[days]
-        columns.append(sa.func.sum(sa.case((in_window, 1), else_=0)).label(f"c{days}"))
-        columns.append(
-            sa.func.sum(sa.case((sa.and_(in_window, is_alive), 1), else_=0)).label(f"a{days}")
-        )
-    raw = (
-        sa.select(*columns)
-        .where(
-            CHECKS.c.checked_at >= starts[longest],
-            CHECKS.c.checked_at <= now,
-            CHECKS.c.outcome.not_in(_OFFLINE_VALUES),
-            scope.restrict(CHECKS.c.link_id),
-        )
-        .group_by(CHECKS.c.link_id)
-    )
-    totals: dict[int, dict[int, list[int]]] = defaultdict(lambda: {d: [0, 0] for d in WINDOWS})
-    for row in conn.execute(raw):
-        for days in WINDOWS:
-            slot = totals[row.link_id][days]
-            slot[0] += int(getattr(row, f"c{days}") or 0)
-            slot[1] += int(getattr(row, f"a{days}") or 0)
-
-    # Days rolled up into check_daily (older than the retention period) count as whole days.
-    today = now.date()
-    first_day = {days: today - timedelta(days=days - 1) for days in WINDOWS}
-    daily_cols: list[sa.ColumnElement[Any]] = [DAILY.c.link_id]
-    for days in WINDOWS:
-        in_window = DAILY.c.day >= first_day[days]
-        daily_cols.append(
-            sa.func.sum(sa.case((in_window, DAILY.c.checks), else_=0)).label(f"c{days}")
-        )
-        daily_cols.append(
-            sa.func.sum(sa.case((in_window, DAILY.c.alive), else_=0)).label(f"a{days}")
-        )
-    rolled = (
-        sa.select(*daily_cols)
-        .where(
-            DAILY.c.day >= first_day[longest], DAILY.c.day <= today, scope.restrict(DAILY.c.link_id)
-        )
-        .group_by(DAILY.c.link_id)
-    )
-    for row in conn.execute(rolled):
-        for days in WINDOWS:
-            slot = totals[row.link_id][days]
-            slot[0] += int(getattr(row, f"c{days}") or 0)
-            slot[1] += int(getattr(row, f"a{days}") or 0)
-    return {
-        link_id: tuple(Availability(days, checks=v[days][0], alive=v[days][1]) for days in WINDOWS)
-        for link_id, v in totals.items()
-    }
-
-
 def _read_snapshots(conn: Connection, scope: _Scope) -> dict[tuple[int, str], ArchiveRef]:
     query = sa.select(
         SNAPSHOTS.c.link_id, SNAPSHOTS.c.role, SNAPSHOTS.c.archive_url, SNAPSHOTS.c.captured_at
@@ -363,70 +284,32 @@ def _read_drift(conn: Connection, scope: _Scope) -> dict[int, _Drift]:
 
 def _read_warnings(conn: Connection, scope: _Scope) -> dict[int, tuple[str, ...]]:
     """Per link: the warnings of its last check (the one `links.last_checked_at` points at;
-    offline checks never move it), for the links whose last check has any."""
-    query = (
-        sa.select(CHECKS.c.link_id, CHECKS.c.warnings)
-        .select_from(
-            CHECKS.join(
-                LINKS,
-                sa.and_(
-                    LINKS.c.id == CHECKS.c.link_id,
-                    CHECKS.c.checked_at == LINKS.c.last_checked_at,
-                ),
-            )
-        )
-        .where(CHECKS.c.warnings.is_not(None), scope.restrict(CHECKS.c.link_id))
-        .order_by(CHECKS.c.id)
-    )
-    # Two checks of one link at the same instant: the later row wins.
-    return {row.link_id: warnings_from_json(row.warnings) for row in conn.execute(query)}
+    offline checks never move it), for the links whose last check has any.
 
-
-def _read_strips(
-    conn: Connection, scope: _Scope, now: datetime
-) -> dict[int, dict[date, tuple[int, int]]]:
-    """Per link, per day of the last 90: (worst outcome code, number of checks)."""
-    today = now.date()
-    first = today - timedelta(days=STRIP_DAYS - 1)
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    code = sa.case({o.value: _outcome_code(o) for o in _OUTCOMES}, value=CHECKS.c.outcome, else_=0)
-    day = sa.func.date(CHECKS.c.checked_at)
-    raw = (
-        sa.select(
-            CHECKS.c.link_id,
-            day.label("day"),
-            sa.func.max(code).label("worst"),
-            sa.func.count().label("n"),
-        )
+    Read link by link (a subquery seeking `ix_checks_link_time`), not as a join from `checks`:
+    the planners cannot tell how few checks carry warnings and scan the whole table for them."""
+    last = (
+        sa.select(CHECKS.c.warnings)
         .where(
-            CHECKS.c.checked_at >= start,
-            CHECKS.c.checked_at <= now,
-            scope.restrict(CHECKS.c.link_id),
+            CHECKS.c.link_id == LINKS.c.id,
+            CHECKS.c.checked_at == LINKS.c.last_checked_at,
+            CHECKS.c.warnings.is_not(None),
         )
-        .group_by(CHECKS.c.link_id, day)
+        .order_by(CHECKS.c.id.desc())  # two checks at the same instant: the later row wins
+        .limit(1)
+        .scalar_subquery()
     )
-    strips: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
-    for row in conn.execute(raw):
-        strips[row.link_id][_as_date(row.day)] = (int(row.worst or 0), int(row.n))
-    rolled = sa.select(DAILY.c.link_id, DAILY.c.day, DAILY.c.worst_outcome, DAILY.c.checks).where(
-        DAILY.c.day >= first, DAILY.c.day <= today, scope.restrict(DAILY.c.link_id)
+    query = sa.select(LINKS.c.id, last).where(
+        LINKS.c.last_checked_at.is_not(None), scope.restrict(LINKS.c.id)
     )
-    for row in conn.execute(rolled):
-        outcome = _outcome_or_none(row.worst_outcome)
-        rolled_code = _outcome_code(outcome) if outcome else 0
-        d = _as_date(row.day)
-        old_code, old_n = strips[row.link_id].get(d, (0, 0))
-        strips[row.link_id][d] = (max(old_code, rolled_code), old_n + int(row.checks or 0))
-    return strips
+    return {
+        link_id: warnings_from_json(text)
+        for link_id, text in conn.execute(query)
+        if text is not None
+    }
 
 
-def _strip(cells: dict[date, tuple[int, int]], today: date) -> tuple[DayCell, ...]:
-    out = []
-    for back in range(STRIP_DAYS - 1, -1, -1):
-        d = today - timedelta(days=back)
-        code, n = cells.get(d, (0, 0))
-        out.append(DayCell(day=d, worst=_decode_outcome(code), checks=n))
-    return tuple(out)
+_NO_CHECKS = tuple(Availability(d) for d in WINDOWS)
 
 
 def _kind(value: str) -> LinkKind:
@@ -451,10 +334,10 @@ def _link_report(
     snapshots: dict[tuple[int, str], ArchiveRef],
     drift: dict[int, _Drift],
     warnings: dict[int, tuple[str, ...]],
-    strips: dict[int, dict[date, tuple[int, int]]],
-    now: datetime,
-    history: bool,
+    strips: dict[int, StripText],
+    days: Strips | None,
 ) -> LinkReport:
+    """One occurrence row as a LinkReport; `days` decodes the strips (None: no history)."""
     link_id: int | None = row.link_id
     health = _health(row.health) if link_id is not None else Health.NOT_APPLICABLE
     outcome = _outcome_or_none(row.last_outcome)
@@ -462,11 +345,11 @@ def _link_report(
     latest = snapshots.get((link_id, "latest")) if link_id is not None else None
     compared = drift.get(link_id) if link_id is not None else None
     windows: tuple[Availability, ...] = ()
-    days: tuple[DayCell, ...] = ()
+    strip: tuple[DayCell, ...] = ()
     if link_id is not None:
-        windows = availability.get(link_id) or tuple(Availability(d) for d in WINDOWS)
-        if history:
-            days = _strip(strips.get(link_id, {}), now.date())
+        windows = availability.get(link_id) or _NO_CHECKS
+        if days is not None:
+            strip = days.strip(strips.get(link_id))
     return LinkReport(
         article=location,
         anchor_text=row.anchor_text,
@@ -485,7 +368,7 @@ def _link_report(
         checked_at=_utc(row.last_checked_at),
         since=_utc(row.health_since),
         availability=windows,
-        days=days,
+        days=strip,
         archive=archive,
         archive_latest=latest,
         moved_to=row.last_final_url if outcome is Outcome.MOVED else None,
@@ -619,12 +502,7 @@ def link_timelines(
     conn = session.connection() if isinstance(session, Session) else session
     now = _utc(now) or datetime.now(UTC)
     scope = _Scope(sa.true(), whole_database=False, link_id_list=tuple(link_ids))
-    availability = _read_availability(conn, scope, now)
-    strips = _read_strips(conn, scope, now)
-    return {
-        i: (
-            availability.get(i) or tuple(Availability(d) for d in WINDOWS),
-            _strip(strips.get(i, {}), now.date()),
-        )
-        for i in link_ids
-    }
+    availability = read_availability(conn, scope.restrict, now)
+    strips = read_strips(conn, scope.restrict, now)
+    days = Strips(now.date())
+    return {i: (availability.get(i) or _NO_CHECKS, days.strip(strips.get(i))) for i in link_ids}

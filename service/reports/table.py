@@ -90,7 +90,15 @@ def _link_lines(link: LinkReport) -> list[tuple[str, str | None]]:
     return parts
 
 
+# Characters textwrap rewrites (expand_tabs, replace_whitespace) even in a line that fits.
+_REWRITTEN = re.compile(r"[\t\n\x0b\x0c\r]")
+
+
 def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` characters (textwrap, whose answer for a line that
+    already fits, and ends in no whitespace textwrap would drop, is the line itself)."""
+    if 0 < len(text) <= width and not text[-1].isspace() and not _REWRITTEN.search(text):
+        return [text]
     return textwrap.wrap(
         text, width, break_long_words=True, break_on_hyphens=False, drop_whitespace=True
     ) or [""]

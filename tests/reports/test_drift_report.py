@@ -121,9 +121,9 @@ def test_build_report_runs_a_fixed_number_of_queries(drifted_db: DriftedDb, hist
             one = len(statements)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
-    # articles, occurrences, availability (raw + daily), snapshots, drift, last-check warnings
-    # (+ 2 for the strips)
-    expected = 9 if history else 7
+    # articles, occurrences, availability (raw checks and daily roll-ups in one statement),
+    # snapshots, drift, last-check warnings (+ 1 for the strips, raw and rolled-up too)
+    expected = 7 if history else 6
     assert (whole, one) == (expected, expected), statements
     assert sum("drift_checks" in s for s in statements) == 1
     assert sum("checks.warnings" in s for s in statements) == 1
