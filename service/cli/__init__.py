@@ -8,8 +8,12 @@ is a large share of a short command), and it starts its checks before it imports
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
+import os
 import sys
+import threading
 from collections.abc import Sequence
 
 # Top-level command (or command group) -> the module under service/cli/ that registers it.
@@ -52,4 +56,21 @@ def main() -> None:
     """Console-script entry point: exit codes 0 ok, 1 broken links, 2 usage/input, 3 offline."""
     from service.cli.app import run
 
-    sys.exit(run(sys.argv[1:]))
+    exit_now(run(sys.argv[1:]))
+
+
+def exit_now(code: int) -> None:
+    """End the process with `code`, skipping the interpreter's teardown when that is safe.
+
+    Tearing down the modules and objects of a finished command (SQLAlchemy, pydantic, a few
+    thousand results) costs 0.1-0.3 s and does nothing for the user: every file and database
+    connection is closed by then. The exit handlers still run and the standard streams are
+    flushed first; with another thread still alive, the normal exit (which joins it) is used.
+    """
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what sys.exit would run: logging.shutdown, multiprocessing, ...
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`), a closed stream
+            stream.flush()
+    os._exit(code)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from service.cli import COMMANDS, MODULES
 
@@ -38,3 +42,32 @@ def test_help_lists_every_command_and_a_command_runs_alone() -> None:
     ).stdout
     for name in COMMANDS:
         assert name in helped
+
+
+def test_the_fast_exit_keeps_the_exit_code_and_every_byte_of_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """main() skips the interpreter's teardown: what was printed must still arrive whole."""
+    from service.cli.app import run
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")}
+    assert run(["config", "reference"]) == 0
+    expected = capsys.readouterr().out
+    assert len(expected) > 10_000  # large enough to sit in a buffer at exit
+    shown = subprocess.run(
+        [sys.executable, "-m", "service", "config", "reference"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert (shown.returncode, shown.stdout) == (0, expected)
+    usage = subprocess.run(
+        [sys.executable, "-m", "service", "check", str(tmp_path / "missing.md")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert usage.returncode == 2
+    assert usage.stderr.startswith("linkwatch: ") and "Traceback" not in usage.stderr
