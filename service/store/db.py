@@ -20,7 +20,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import (
+    URL,
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
@@ -34,6 +47,8 @@ if TYPE_CHECKING:
 # Alembic (with mako, pygments...) is imported only when a migration may really be needed:
 # every command opens the database, and a database already at the head is told apart by
 # `_fast_head` (the migration files' revision lines) and one query of `alembic_version`.
+# An empty database is not migrated either: it gets the tables' metadata (`create_all`) and
+# is stamped at the head by hand (tests/store/test_fresh_schema.py proves both schemas equal).
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///data/linkwatch.db"
@@ -138,6 +153,58 @@ def _stored_revision(conn: Connection, dialect: str) -> str | None:
         return None
     rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     return str(rows[0]) if len(rows) == 1 else None
+
+
+def _is_empty(conn: Connection, dialect: str) -> bool:
+    """True when the database (PostgreSQL: its current schema) holds no table, view or sequence.
+
+    Anything else, even one unrelated table, is left to Alembic: only a database nobody has
+    used yet may skip the migrations. pg_class, unlike information_schema, also lists the
+    relations this role may not read.
+    """
+    if dialect == "postgresql":
+        count = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_catalog.pg_class c "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
+            )
+        ).scalar()
+    else:
+        count = conn.execute(
+            text(
+                "SELECT count(*) FROM sqlite_master "
+                "WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+            )
+        ).scalar()
+    return count == 0
+
+
+def _version_table() -> Table:
+    """The `alembic_version` table exactly as Alembic creates it (MigrationContext)."""
+    return Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+
+
+def _create_at_head(conn: Connection, head: str) -> None:
+    """Give an empty database the newest schema from the metadata and stamp it at `head`.
+
+    Same result as running every migration (tests/store/test_fresh_schema.py) without
+    importing Alembic or replaying history. `checkfirst=False`: a table that appeared anyway
+    fails the transaction instead of mixing two schemas.
+    """
+    from sqlmodel import SQLModel
+
+    import service.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    SQLModel.metadata.create_all(conn, checkfirst=False)
+    version = _version_table()
+    version.create(conn, checkfirst=False)
+    conn.execute(version.insert().values(version_num=head))
 
 
 def head_revision() -> str | None:
@@ -292,7 +359,9 @@ class Database:
         """Apply every pending migration (safe on every start, and from several replicas at once).
 
         The whole upgrade runs in one transaction, serialised between processes: an advisory
-        lock on PostgreSQL, `BEGIN IMMEDIATE` (the write lock) on SQLite.
+        lock on PostgreSQL, `BEGIN IMMEDIATE` (the write lock) on SQLite. So when replicas
+        start on an empty database, one creates the schema and the others then find it at
+        the head. An empty database is created from the metadata (no Alembic import).
         """
         with _ALEMBIC_LOCK, self._connect() as conn:
             try:
@@ -304,14 +373,21 @@ class Database:
                 else:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 fast = _fast_head()
-                if fast is None or _stored_revision(conn, self.dialect) != fast:
-                    from alembic import command
-
-                    if self._known_revision(conn) != head_revision():
-                        command.upgrade(alembic_config(conn), "head")
+                stored = _stored_revision(conn, self.dialect)
+                if fast is not None and stored is None and _is_empty(conn, self.dialect):
+                    _create_at_head(conn, fast)
+                elif fast is None or stored != fast:
+                    self._alembic_upgrade(conn)
                 conn.commit()
             except (sa_exc.DBAPIError, sqlite3.Error, _command_error()) as exc:
                 raise self._error("cannot migrate database", exc) from exc
+
+    def _alembic_upgrade(self, conn: Connection) -> None:
+        """Run the pending migrations on `conn` (already locked) with Alembic."""
+        from alembic import command
+
+        if self._known_revision(conn) != head_revision():
+            command.upgrade(alembic_config(conn), "head")
 
     def _known_revision(self, conn: Connection) -> str | None:
         """The database's revision; StoreError when it is one this code does not ship."""

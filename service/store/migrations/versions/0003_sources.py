@@ -79,15 +79,21 @@ def _sqlite_drop_article_columns() -> None:
     # SQLite refuses DROP COLUMN on a column with a REFERENCES clause, and rebuilding the
     # table would drop a table `occurrences` references. So the clause is removed from the
     # stored schema text first (SQLite's documented writable_schema procedure), then the
-    # column is dropped in place.
+    # column is dropped in place. The clause is spelled inline when this migration's upgrade
+    # added the column, as a table constraint when the table came from the metadata
+    # (`create_all` on an empty database, service/store/db.py).
     op.execute("UPDATE articles SET source_id = NULL")
     version = op.get_bind().exec_driver_sql("PRAGMA schema_version").scalar_one()
     op.execute("PRAGMA writable_schema = ON")
-    op.execute(
-        "UPDATE sqlite_master SET sql = replace(sql, "
-        "' CONSTRAINT fk_articles_source_id_sources REFERENCES sources (id)', '') "
-        "WHERE type = 'table' AND name = 'articles'"
-    )
+    for clause in (
+        f" CONSTRAINT {FK_NAME} REFERENCES sources (id)",
+        f", \n\tCONSTRAINT {FK_NAME} FOREIGN KEY(source_id) REFERENCES sources (id)",
+    ):
+        op.get_bind().exec_driver_sql(
+            "UPDATE sqlite_master SET sql = replace(sql, ?, '') "
+            "WHERE type = 'table' AND name = 'articles'",
+            (clause,),
+        )
     op.execute(f"PRAGMA schema_version = {int(version) + 1}")
     op.execute("PRAGMA writable_schema = OFF")
     op.execute("ALTER TABLE articles DROP COLUMN source_id")
