@@ -27,15 +27,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
 from sqlmodel import Session, col, select
 
 from service.errors import StoreError
 from service.model import Article, CheckResult, Health, Hop, LinkKind, LinkState, Outcome
 from service.monitor.health import DeathRule, step
+from service.store.keyed import first_per_key, per_key
 from service.store.located import get_by_id_or_location, list_rows
 from service.store.tables import ArticleRow, CheckRow, LinkRow, OccurrenceRow, TransitionRow
 
-CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+CHUNK = 500  # keys per IN (...) list or array: far below SQLite's and PostgreSQL's parameter limits
 
 _T = TypeVar("_T")
 _M = TypeVar("_M", CheckRow, TransitionRow)
@@ -285,10 +288,13 @@ def _ensure_links(
 
 
 def _links_by_hash(session: Session, hashes: Sequence[str]) -> dict[str, tuple[int, bool]]:
+    """{url_hash: (id, retired)} of the links among `hashes` (keyed.py: one index lookup each)."""
     out: dict[str, tuple[int, bool]] = {}
+    lk = LINKS.c
+    dialect = _dialect(session)
     for part in _chunks(hashes):
-        query = sa_select(LINKS.c.id, LINKS.c.url_hash, LINKS.c.retired)
-        for link_id, h, retired in session.execute(query.where(LINKS.c.url_hash.in_(part))):
+        query = first_per_key(dialect, lk.url_hash, part, lk.id, lk.url_hash, lk.retired)
+        for link_id, h, retired in session.execute(query):
             out[h] = (link_id, retired)
     return out
 
@@ -308,13 +314,11 @@ def _retire_orphan_links(session: Session, candidates: Iterable[int]) -> None:
     if not ids:
         return
     still: set[int] = set()
+    o = OCCURRENCES.c
+    dialect = _dialect(session)
     for part in _chunks(ids):
-        o = OCCURRENCES.c
-        still.update(
-            session.scalars(
-                sa_select(o.link_id).where(o.link_id.in_(part), o.active.is_(True)).distinct()
-            )
-        )
+        query = first_per_key(dialect, o.link_id, part, o.link_id, where=[o.active.is_(True)])
+        still.update(session.scalars(query.distinct()))
     orphans = [i for i in ids if i not in still]
     for part in _chunks(orphans):
         session.exec(update(LINKS).where(LINKS.c.id.in_(part)).values(retired=True))
@@ -324,19 +328,12 @@ def _refresh_citation_dates(session: Session, link_ids: Iterable[int]) -> None:
     """citation_date = earliest published date of an article citing the link, else first seen."""
     ids = sorted(link_ids)
     changes: list[dict[str, Any]] = []
+    lk = LINKS.c
+    dialect = _dialect(session)
     for part in _chunks(ids):
-        o, a, lk = OCCURRENCES.c, ARTICLES.c, LINKS.c
-        earliest: dict[int, date | None] = {
-            link_id: published
-            for link_id, published in session.execute(
-                sa_select(o.link_id, func.min(a.published))
-                .join_from(OCCURRENCES, ARTICLES, a.id == o.article_id)
-                .where(o.link_id.in_(part))
-                .group_by(o.link_id)
-            )
-        }
+        earliest = _earliest_published(session, part)
         for link_id, current, first_seen in session.execute(
-            sa_select(lk.id, lk.citation_date, lk.first_seen_at).where(lk.id.in_(part))
+            first_per_key(dialect, lk.id, part, lk.id, lk.citation_date, lk.first_seen_at)
         ):
             wanted = earliest.get(link_id) or (first_seen.date() if first_seen else current)
             if wanted != current:
@@ -348,6 +345,28 @@ def _refresh_citation_dates(session: Session, link_ids: Iterable[int]) -> None:
             .values(citation_date=bindparam("citation_date")),
             params=changes,
         )
+
+
+def _earliest_published(session: Session, link_ids: Sequence[int]) -> dict[int, date | None]:
+    """{link id: earliest published date of an article citing it} (None: none has a date)."""
+    o, a = OCCURRENCES.c, ARTICLES.c
+    if _dialect(session) == "postgresql":  # per link: its occurrences by index (keyed.py)
+
+        def earliest(link_id: ColumnElement[Any]) -> Select[Any]:
+            published = sa_select(a.published).where(a.id == o.article_id).scalar_subquery()
+            return sa_select(
+                link_id.label("link_id"), func.min(published).label("published")
+            ).where(o.link_id == link_id)
+
+        query = per_key(link_ids, LINKS.c.id.type, earliest)
+    else:
+        query = (
+            sa_select(o.link_id, func.min(a.published))
+            .join_from(OCCURRENCES, ARTICLES, a.id == o.article_id)
+            .where(o.link_id.in_(link_ids))
+            .group_by(o.link_id)
+        )
+    return {link_id: published for link_id, published in session.execute(query)}
 
 
 def _insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from service.model import Article, Health, LinkKind
 from service.store import repo
+from service.store.keyed import first_per_key
 from service.store.located import get_by_id_or_location, list_rows
 from service.store.tables import ArticleRow, LinkRow, OccurrenceRow, SourceRow
 
@@ -289,18 +290,16 @@ def apply_listing(
 
 
 def _existing_locations(session: Session, locations: Sequence[str]) -> set[str]:
-    out: set[str] = set()
-    for part in _chunks(list(locations)):
-        out.update(
-            session.scalars(sa.select(ARTICLES.c.location).where(ARTICLES.c.location.in_(part)))
-        )
-    return out
+    return set(_ids_by_location(session, locations))
 
 
 def _ids_by_location(session: Session, locations: Sequence[str]) -> dict[str, int]:
+    """{location: article id} of the articles among `locations` (keyed.py: one lookup each)."""
     out: dict[str, int] = {}
+    a = ARTICLES.c
+    dialect = _dialect(session)
     for part in _chunks(list(locations)):
-        query = sa.select(ARTICLES.c.location, ARTICLES.c.id).where(ARTICLES.c.location.in_(part))
+        query = first_per_key(dialect, a.location, part, a.location, a.id)
         out.update((loc, i) for loc, i in session.execute(query))
     return out
 
@@ -421,11 +420,11 @@ def postpone_fetch(session: Session, article_id: int, until: datetime) -> None:
 def has_occurrences(session: Session, article_ids: Sequence[int]) -> set[int]:
     """The ids among `article_ids` that have at least one occurrence row (active or not)."""
     out: set[int] = set()
+    o = OCCURRENCES.c
+    dialect = _dialect(session)
     for part in _chunks(sorted(article_ids)):
-        o = OCCURRENCES.c
-        out.update(
-            session.scalars(sa.select(o.article_id).where(o.article_id.in_(part)).distinct())
-        )
+        query = first_per_key(dialect, o.article_id, part, o.article_id)
+        out.update(session.scalars(query.distinct()))
     return out
 
 
@@ -545,9 +544,10 @@ def _ensure_links_bulk(
     by_hash = {repo.url_hash(u): u for u in earliest}
     found: dict[str, tuple[int, bool, date | None]] = {}
     lk = LINKS.c
+    dialect = _dialect(session)
     for part in _chunks(list(by_hash)):
-        query = sa.select(lk.id, lk.url_hash, lk.retired, lk.citation_date).where(
-            lk.url_hash.in_(part)
+        query = first_per_key(
+            dialect, lk.url_hash, part, lk.id, lk.url_hash, lk.retired, lk.citation_date
         )
         for link_id, h, retired, cited in session.execute(query):
             found[h] = (link_id, bool(retired), cited)
@@ -580,7 +580,7 @@ def _ensure_links_bulk(
                 upsert(LINKS).on_conflict_do_nothing(index_elements=["url_hash"]), list(rows_part)
             )
         for hash_part in _chunks(missing):
-            query = sa.select(lk.id, lk.url_hash).where(lk.url_hash.in_(hash_part))
+            query = first_per_key(dialect, lk.url_hash, hash_part, lk.id, lk.url_hash)
             for link_id, h in session.execute(query):
                 found[h] = (link_id, False, None)
     revived = sorted(i for i, retired, _ in found.values() if retired)
