@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aiohttp.abc import AbstractResolver
 
     from service.checks.pool import CheckWorkers, Job
+    from service.monitor.health import DeathRule
     from service.reports import Report
     from service.store.db import Database
 
@@ -180,6 +181,7 @@ async def run_check(
     canaries (`checks.canaries`) fail too, the network failures are recorded as `offline`.
     `resolver` replaces the system's name resolution (tests).
     """
+    from service.checks.canary import is_network_failure, offline_results
     from service.monitor.health import DeathRule
     from service.reports.build import build_report
     from service.store import repo
@@ -193,8 +195,17 @@ async def run_check(
     archive_task: asyncio.Task[dict[str, ArchiveInfo]] | None = None
     if archive and settings.wayback.enabled and plan.urls:
         archive_task = asyncio.create_task(_refresh_archives(db, settings, plan.urls, started))
+    rule = DeathRule.from_settings(settings.monitor)
+    recorded: set[str] = set()
     try:
         if workers is not None:
+            # Record as the results come in, while the workers go on checking: all but the
+            # network failures, which wait for the canaries' verdict (an offline monitor
+            # relabels only those, service.checks.canary.as_offline).
+            async for batch in workers.arrivals():
+                settled = [r for r in batch if not is_network_failure(r)]
+                _record(db, {r.url: r for r in settled}, rule)
+                recorded.update(r.url for r in settled)
             results = await workers.results()
         else:
             results = await check_urls(
@@ -210,16 +221,8 @@ async def run_check(
         archive_infos = await archive_task if archive_task is not None else {}
 
     if offline:
-        from service.checks.canary import offline_results
-
         results = offline_results(results)
-
-    rule = DeathRule.from_settings(settings.monitor)
-    with db.session() as session:
-        ids = repo.link_ids_for_urls(session, results)
-        repo.record_checks_bulk(
-            session, {ids[url]: result for url, result in results.items() if url in ids}, rule
-        )
+    _record(db, {u: r for u, r in results.items() if u not in recorded}, rule)
 
     with db.session() as session:
         report = build_report(session, article_ids=article_ids, now=clock())
@@ -233,6 +236,19 @@ async def run_check(
     )
     unverified = sum(1 for r in results.values() if r.outcome is Outcome.OFFLINE)
     return CheckRun(report, results, archive_infos, broken, offline, unverified)
+
+
+def _record(db: Database, results: dict[str, CheckResult], rule: DeathRule) -> None:
+    """Record checks of stored links (by URL) in one transaction."""
+    from service.store import repo
+
+    if not results:
+        return
+    with db.session() as session:
+        ids = repo.link_ids_for_urls(session, results)
+        repo.record_checks_bulk(
+            session, {ids[url]: result for url, result in results.items() if url in ids}, rule
+        )
 
 
 async def _monitor_offline(

@@ -30,8 +30,7 @@ import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -58,7 +57,7 @@ class Job:
 JobRunner = Callable[[Job, OnResult], Coroutine[Any, Any, object]]
 
 BATCH = 64  # results per message from a worker ...
-FLUSH_S = 0.1  # ... or fewer, when this long has passed since the last message
+FLUSH_S = 0.1  # ... or fewer, this long after the first of them
 
 
 def can_fork() -> bool:
@@ -130,6 +129,9 @@ class CheckWorkers:
         self._errors: dict[int, str] = {}
         self._done: set[int] = set()
         self._submitted = False
+        self._arrived: list[CheckResult] = []  # not yet taken by `arrivals`
+        self._finished = 0  # readers that have stopped
+        self._wake: Callable[[], None] | None = None
 
     def fork(self) -> None:
         """Start one idle worker (outside any event loop, while this process has no threads)."""
@@ -186,6 +188,8 @@ class CheckWorkers:
                     with self._lock:
                         for result in payload:
                             self._results[result.url] = result
+                        self._arrived.extend(payload)
+                    self._notify()
                     callback = self.on_result
                     if callback is not None:
                         for result in payload:
@@ -198,6 +202,46 @@ class CheckWorkers:
                     return
         except (EOFError, OSError):
             return  # died without a word: `results` reports its exit code
+        finally:
+            with self._lock:
+                self._finished += 1
+            self._notify()
+
+    def _notify(self) -> None:
+        with self._lock:
+            wake = self._wake
+        if wake is not None:
+            wake()
+
+    async def arrivals(self) -> AsyncIterator[list[CheckResult]]:
+        """The results in batches as they come in (what came before this call first), until
+        every worker has stopped; then `results()` tells whether all went well."""
+        if not self._submitted:
+            raise RuntimeError("CheckWorkers.arrivals() before submit()")
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+                loop.call_soon_threadsafe(woken.set)
+
+        with self._lock:
+            self._wake = wake
+        try:
+            while True:
+                woken.clear()  # before looking: a batch arriving after the look wakes us
+                with self._lock:
+                    batch, self._arrived = self._arrived, []
+                    finished = self._finished == len(self._readers)
+                if batch:
+                    yield batch
+                elif finished:
+                    return
+                else:
+                    await woken.wait()
+        finally:
+            with self._lock:
+                self._wake = None
 
     def _wait(self) -> None:
         for reader in self._readers:
@@ -267,16 +311,24 @@ def _work(
         other.close()
     code = 0
     batch: list[CheckResult] = []
-    last = time.monotonic()
+    timer: asyncio.TimerHandle | None = None
 
-    def send(result: CheckResult) -> None:
-        nonlocal last
-        batch.append(result)
-        now = time.monotonic()
-        if len(batch) >= BATCH or now - last >= FLUSH_S:
+    def flush() -> None:
+        nonlocal timer
+        if timer is not None:
+            timer.cancel()
+            timer = None
+        if batch:
             conn.send(("results", batch[:]))
             batch.clear()
-            last = now
+
+    def send(result: CheckResult) -> None:  # runs in the worker's event loop
+        nonlocal timer
+        batch.append(result)
+        if len(batch) >= BATCH:
+            flush()
+        elif timer is None:  # a slow last check must not hold finished ones back
+            timer = asyncio.get_running_loop().call_later(FLUSH_S, flush)
 
     try:
         if prepare is not None:
@@ -284,8 +336,8 @@ def _work(
         job = conn.recv()
         if job is not None:
             asyncio.run(_quietly(runner(job, send)))
-            if batch:
-                conn.send(("results", batch))
+            timer = None  # its loop is closed
+            flush()
             conn.send(("done", None))
     except EOFError:
         pass  # the parent went away before handing out jobs

@@ -12,14 +12,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from service.articles.extract import parse_article
 from service.checks.pool import CheckWorkers, Job, JobRunner, can_fork, shard_by_site, site_of
 from service.errors import WorkerError
 from service.model import CheckResult, Outcome
-from service.oneshot import CheckPlan, check_urls, fork_checks, submit_checks
+from service.oneshot import CheckPlan, check_urls, fork_checks, run_check, submit_checks
 from service.settings import Settings
+from service.store import repo
+from service.store.db import open_database
 from tests.checks.conftest import make_settings
 from tests.support.farm import LinkFarm
 
@@ -160,3 +165,55 @@ def test_the_check_command_forks_before_it_imports_the_store_or_the_checker() ->
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[]"
+
+
+ARTICLE = (
+    "# Post\n\n[a](http://a.test/ok) [b](http://b.test/gone) [c](http://c.test/nodns) "
+    "[d](http://d.test/late)\n"
+)
+
+
+def _result(url: str, outcome: Outcome, status: int | None) -> CheckResult:
+    return CheckResult(url, outcome, datetime.now(UTC), http_status=status)
+
+
+def test_results_are_recorded_as_they_come_in_and_network_failures_wait(
+    tmp_path: Path,
+) -> None:
+    """run_check records what the workers send while they go on; a network failure waits for
+    the canaries' verdict, so a worker that dies later leaves only verdict-proof rows."""
+    first_batch = [
+        _result("http://a.test/ok", Outcome.OK, 200),
+        _result("http://b.test/gone", Outcome.NOT_FOUND, 404),
+        _result("http://c.test/nodns", Outcome.DNS_ERROR, None),
+    ]
+
+    async def then_die(job: Job, send: Callable[[CheckResult], None]) -> object:
+        for result in first_batch:
+            send(result)
+        await asyncio.sleep(0.3)  # past the worker's flush interval: the batch leaves alone
+        send(_result("http://d.test/late", Outcome.OK, 200))  # buffered, never flushed
+        os._exit(9)
+
+    settings = Settings.model_validate(
+        {"database": {"url": f"sqlite:///{tmp_path / 'lw.db'}"}, "wayback": {"enabled": False}}
+    )
+    db = open_database(settings.database.url)
+    try:
+        article = parse_article(ARTICLE, "markdown", "post.md")
+        workers = CheckWorkers(then_die)
+        workers.fork()
+        workers.submit([Job([o.url for o in article.occurrences if o.url])])
+        with workers, pytest.raises(WorkerError, match="exited with code 9"):
+            asyncio.run(run_check(db, settings, [article], archive=False, workers=workers))
+        with db.session() as session:
+            links = repo.links_for_urls(session, [o.url for o in article.occurrences if o.url])
+            checked = {u: link.last_outcome for u, link in links.items()}
+    finally:
+        db.dispose()
+    assert checked == {
+        "http://a.test/ok": "ok",
+        "http://b.test/gone": "not_found",
+        "http://c.test/nodns": None,  # held for the canaries, who never got asked
+        "http://d.test/late": None,
+    }
