@@ -176,8 +176,12 @@ def engine(f: Farm, n: int, runs: int, with_peers: bool, results: dict[str, Any]
     tools.update(peer_info)
 
     rows: dict[str, Row] = {name: Row(name) for name in tools}
+    order = list(tools.items())
     for run in range(runs):
-        for name, tool in tools.items():
+        # The order rotates from run to run: no tool always runs right after the same one
+        # (a peer that leaves thousands of sockets in TIME_WAIT, or a warm cache).
+        shift = run % len(order)
+        for name, tool in order[shift:] + order[:shift]:
             row = rows[name]
             if isinstance(tool, str) and tool.startswith("not installed"):
                 row.note = tool

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from service.articles.sources import fetch_article, is_url, read_article_file
 from service.clock import Clock, utcnow
 from service.errors import InputError
 from service.model import DEAD_OUTCOMES, ArchiveInfo, Article, CheckResult, LinkKind, Outcome
-from service.settings import ChecksSettings, Settings
 
 # The checker (aiohttp) and the store (SQLAlchemy) are imported where they are used: the
 # checks are forked off (service.checks.pool) before the store is imported, so each process
@@ -28,6 +26,7 @@ if TYPE_CHECKING:
     from service.checks.pool import CheckWorkers, Job
     from service.monitor.health import DeathRule
     from service.reports import Report
+    from service.settings import ChecksSettings, Settings
     from service.store.db import Database
 
 
@@ -51,6 +50,8 @@ async def load_articles(
     source_url: str | None = None,
 ) -> list[Article]:
     """Read every source (file or URL); any unreadable one fails the whole command (exit 2)."""
+    from service.articles.sources import fetch_article, is_url, read_article_file
+
     articles: list[Article] = []
     client = None
     try:
@@ -113,6 +114,18 @@ async def check_urls(
         return await checker.check_many(urls, on_result=on_result, fragments=fragments)
 
 
+_preforked: list[CheckWorkers] = []  # see prefork_checks
+
+
+def prefork_checks() -> None:
+    """Fork the first checking worker as the process starts (`linkwatch check`, from
+    service.cli.main): it imports the checker while this process imports the command line,
+    loads the settings and reads the articles. `fork_checks` takes it over."""
+    workers = fork_checks()
+    if workers is not None:
+        _preforked.append(workers)
+
+
 def fork_checks(
     *,
     on_result: Callable[[CheckResult], None] | None = None,
@@ -121,12 +134,17 @@ def fork_checks(
 ) -> CheckWorkers | None:
     """Fork the first checking worker now, so that it imports the checker while this process
     reads the articles; `submit_checks` hands out the work. None where workers are not forked
-    (not Linux): `run_check` then checks in process.
+    (not Linux): `run_check` then checks in process. A worker forked by `prefork_checks` is
+    taken over (when `clock` and `resolver` are the defaults it was forked with).
 
     Call it outside any event loop, before the store is opened (see service.checks.pool).
     """
     from service.checks.pool import CheckWorkers, can_fork
 
+    if _preforked and clock is utcnow and resolver is None:
+        workers = _preforked.pop()
+        workers.on_result = on_result
+        return workers
     if not can_fork():
         return None
 

@@ -41,22 +41,34 @@ COMMANDS: dict[str, str] = {
 MODULES: tuple[str, ...] = tuple(sorted(set(COMMANDS.values())))
 
 
-def load_commands(argv: Sequence[str] = ()) -> None:
-    """Register the command that `argv` names on the app, or every command when it names none.
+def command_module(argv: Sequence[str]) -> str | None:
+    """The module of the command `argv` names (None: no known command).
 
     The root takes no option with a value, so the first argument without a dash is the command.
     """
     name = next((arg for arg in argv if not arg.startswith("-")), None)
-    module = COMMANDS.get(name) if name is not None else None
+    return COMMANDS.get(name) if name is not None else None
+
+
+def load_commands(argv: Sequence[str] = ()) -> None:
+    """Register the command that `argv` names on the app, or every command when it names none."""
+    module = command_module(argv)
     for each in (module,) if module is not None else MODULES:
         importlib.import_module(f"service.cli.{each}")
 
 
 def main() -> None:
     """Console-script entry point: exit codes 0 ok, 1 broken links, 2 usage/input, 3 offline."""
+    argv = sys.argv[1:]
+    if command_module(argv) == "check":
+        # First thing: the first checking worker imports the checker meanwhile, on another
+        # core (service.oneshot.prefork_checks).
+        from service.oneshot import prefork_checks
+
+        prefork_checks()
     from service.cli.app import run
 
-    exit_now(run(sys.argv[1:]))
+    exit_now(run(argv))
 
 
 def exit_now(code: int) -> None:

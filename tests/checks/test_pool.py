@@ -7,6 +7,7 @@ process, so its request log sees every worker's requests).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -217,3 +218,48 @@ def test_results_are_recorded_as_they_come_in_and_network_failures_wait(
         "http://c.test/nodns": None,  # held for the canaries, who never got asked
         "http://d.test/late": None,
     }
+
+
+def test_linkwatch_check_as_a_process_forks_its_worker_first_and_records_it_all(
+    farm: LinkFarm, tmp_path: Path
+) -> None:
+    """The real entry point: main() preforks the first worker before the command line is
+    imported, the command takes it over, and the whole run is recorded and reported."""
+    urls = [farm.url("/ok"), farm.url("/status/404"), farm.url("/ok", host="other.test")]
+    (tmp_path / "post.md").write_text(" ".join(f"[l]({u})" for u in urls), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")}
+    env |= {
+        "LINKWATCH_CONFIG": str(tmp_path / "none.toml"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'lw.db'}",
+        "LINKWATCH_WAYBACK__ENABLED": "false",
+        "LINKWATCH_CHECKS__TIMEOUT_S": "5",
+    }
+    (tmp_path / "none.toml").write_text("")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "check",
+            "post.md",
+            "--format",
+            "json",
+            *farm.resolve_args(),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr  # one broken link
+    outcomes = {row["url"]: row["outcome"] for row in json.loads(done.stdout)}
+    assert outcomes == {urls[0]: "ok", urls[1]: "not_found", urls[2]: "ok"}
+    db = open_database(env["DATABASE_URL"])
+    try:
+        with db.session() as session:
+            links = repo.links_for_urls(session, urls)
+            assert {u: link.last_outcome for u, link in links.items()} == outcomes
+    finally:
+        db.dispose()
