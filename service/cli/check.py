@@ -62,10 +62,10 @@ def check(
     configure_logging("oneshot", "WARNING")  # stage warnings as `linkwatch: warning: ...`
     pub: date | None = parse_date(published, "--published") if published else None
 
-    # The checks run in worker processes (service.checks.pool): the first is forked now and
-    # imports the checker while this process reads the articles; once the work is handed out,
-    # this process opens the store, syncs the articles and looks up archives meanwhile, then
-    # records the results.
+    # The checks run in worker processes (service.checks.pool): the first was forked as the
+    # process started (service.cli.main) or is forked now, and imports the checker while this
+    # process reads the articles; once the work is handed out, this process opens the store,
+    # syncs the articles and looks up archives meanwhile, recording results as they come.
     progress = _progress()
     started = utcnow()
     workers = fork_checks(on_result=progress.advance)
