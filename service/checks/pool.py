@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -147,7 +148,7 @@ class CheckWorkers:
         mine, theirs = context.Pipe()
         proc = context.Process(
             target=_work,
-            args=(theirs, list(self._conns), self._prepare, self._runner),
+            args=(theirs, list(self._conns), self._prepare, self._runner, os.getpid()),
             name=f"linkwatch-check-{len(self._procs)}",
             daemon=True,  # never outlives the command
         )
@@ -293,6 +294,18 @@ class CheckWorkers:
         self.close()
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when its parent dies, however it dies (a
+    SIGKILL or SIGTERM skips the parent's `close()`); exit at once if it already has."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
 async def _quietly(coro: Coroutine[Any, Any, object]) -> None:
     """Await `coro` and drop its result (asyncio.run formats a main task's result on exit)."""
     await coro
@@ -303,10 +316,12 @@ def _work(
     others: list[Connection],
     prepare: Callable[[], object] | None,
     runner: JobRunner,
+    parent: int,
 ) -> None:
     """A worker's life: get ready, wait for a job, check it, stream results, say done (or
     why not), exit. No job (None, or the parent gone) is a quiet exit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _die_with(parent)
     for other in others:  # the parent's ends of earlier workers' pipes: not ours to hold
         other.close()
     code = 0

@@ -76,6 +76,8 @@ def run(argv: Sequence[str]) -> int:
         log.debug("unexpected error", exc_info=True)
         typer.echo(f"linkwatch: internal error: {type(exc).__name__}: {exc}", err=True)
         return 70
+    if result == 130:  # Typer turns a KeyboardInterrupt into exit code 130, without a word
+        typer.echo("linkwatch: interrupted", err=True)
     return int(result) if isinstance(result, int) else 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -263,3 +264,100 @@ def test_linkwatch_check_as_a_process_forks_its_worker_first_and_records_it_all(
             assert {u: link.last_outcome for u, link in links.items()} == outcomes
     finally:
         db.dispose()
+
+
+def _slow_check(farm: LinkFarm, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """`linkwatch check` as its own process group, on links that answer after 5 s; its output
+    goes to files (a pipe would be held open by the workers and hide their fate)."""
+    urls = [
+        farm.url(f"/sleep?s=5&n={i}", host=h) for i in range(3) for h in ("farm.test", "other.test")
+    ]
+    (tmp_path / "post.md").write_text(" ".join(f"[l]({u})" for u in urls), encoding="utf-8")
+    (tmp_path / "none.toml").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")}
+    env |= {
+        "LINKWATCH_CONFIG": str(tmp_path / "none.toml"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'lw.db'}",
+        "LINKWATCH_WAYBACK__ENABLED": "false",
+        "LINKWATCH_CHECKS__PROCESSES": "2",
+    }
+    with (tmp_path / "out.txt").open("wb") as out, (tmp_path / "err.txt").open("wb") as err:
+        return subprocess.Popen(  # the child keeps its own copies of the two files
+            [sys.executable, "-m", "service", "check", "post.md", *farm.resolve_args()],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _wait_for_checks(farm: LinkFarm, hosts: tuple[str, ...]) -> None:
+    """Until the farm has a /sleep request in flight from each host's worker."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if all(farm.count("/sleep", host=h) for h in hosts):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the workers never started checking")
+
+
+def _wait_for_workers(pid: int, n: int) -> list[int]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = _workers_of(pid)
+        if len(found) >= n:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{pid} never had {n} workers")
+
+
+def _gone(pids: list[int], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{p}").exists() and "Z" not in _state(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def test_ctrl_c_stops_the_workers_and_says_interrupted(farm: LinkFarm, tmp_path: Path) -> None:
+    proc = _slow_check(farm, tmp_path)
+    workers = _wait_for_workers(proc.pid, 2)
+    _wait_for_checks(farm, ("farm.test", "other.test"))
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    assert proc.wait(timeout=10) == 130
+    err = (tmp_path / "err.txt").read_text()
+    assert err.strip().endswith("linkwatch: interrupted") and "Traceback" not in err
+    assert _gone(workers, 5)
+
+
+def test_workers_die_with_a_killed_parent(farm: LinkFarm, tmp_path: Path) -> None:
+    """SIGKILL gives the parent no chance to stop its workers: the kernel does it."""
+    proc = _slow_check(farm, tmp_path)
+    workers = _wait_for_workers(proc.pid, 2)
+    _wait_for_checks(farm, ("farm.test", "other.test"))  # each worker is mid-check
+    proc.kill()
+    proc.wait(timeout=10)
+    assert _gone(workers, 2)  # long before their 5 s checks would have ended
