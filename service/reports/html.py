@@ -64,7 +64,7 @@ a{color:#0969da}
 .chip{border-radius:12px;padding:1px 9px;font-size:.85em;color:#fff;white-space:nowrap}
 .chip.light{color:#1f2328}
 .score{font-weight:600}
-.bar{display:block;width:100%;height:10px;margin:.4em 0}
+svg.bar{display:block;width:100%;height:10px;margin:.4em 0}
 .link{border-top:1px solid #eaeef2;padding:10px 0}
 .link .head{display:flex;flex-wrap:wrap;gap:6px;align-items:baseline}
 .anchor{font-weight:600;overflow-wrap:anywhere}
