@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from aiohttp import web
 
 from service.archive.limiter import ArchiveLimits
 from service.articles.extract import parse_article
+from service.checks.client import build_client
 from service.model import ArchiveInfo, ArticleMeta, Capture, CheckResult, LinkKind, Outcome
 from service.monitor.health import DeathRule
 from service.settings import ChecksSettings, DriftSettings, Settings, WaybackSettings
@@ -71,6 +73,16 @@ def live(farm_server: LinkFarm) -> LivePages:
 @pytest.fixture
 def farm(farm_server: LinkFarm, live: LivePages) -> LinkFarm:
     return farm_server
+
+
+@pytest.fixture
+async def client(farm: LinkFarm) -> AsyncIterator[httpx.AsyncClient]:
+    """The guarded checker client, the farm's names pinned."""
+    c = build_client(ChecksSettings(resolve=farm.pins, timeout_s=5.0))
+    try:
+        yield c
+    finally:
+        await c.aclose()
 
 
 @pytest.fixture

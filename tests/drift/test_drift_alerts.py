@@ -6,7 +6,7 @@ drifted / replaced; never again for the same comparison; never while it stays dr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -14,10 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from service.alerts import dispatch
-from service.checks.client import build_client
 from service.drift.sweep import drift_sweep
 from service.drift.verdict import Verdict
-from service.settings import ChecksSettings
 from service.store.db import Database
 from service.store.tables import AlertRow
 from tests.alerts.conftest import alerts, channel, hook_url
@@ -26,15 +24,6 @@ from tests.drift.conftest import CAPTURE_TS, T1, LivePages, fast_limits, make_se
 from tests.support.fake_wayback import FakeWayback
 from tests.support.farm import LinkFarm
 from tests.support.webhook import WebhookReceiver
-
-
-@pytest.fixture
-async def client(farm: LinkFarm) -> AsyncIterator[httpx.AsyncClient]:
-    c = build_client(ChecksSettings(resolve=farm.pins, timeout_s=5.0))
-    try:
-        yield c
-    finally:
-        await c.aclose()
 
 
 @pytest.fixture

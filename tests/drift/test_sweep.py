@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from service.archive.limiter import ArchiveLimits
-from service.checks.client import build_client
 from service.drift.job import drift_job
 from service.drift.sweep import DriftStats, drift_sweep
 from service.drift.verdict import Verdict
 from service.model import ArchiveInfo, CheckResult, Outcome
 from service.monitor.daemon import JobContext
-from service.settings import ChecksSettings, Settings
+from service.settings import Settings
 from service.store import drift as store
 from service.store import repo, snapshots
 from service.store.db import Database
@@ -37,16 +34,6 @@ from tests.drift.conftest import (
 )
 from tests.support.fake_wayback import FailRateLimit, FailStatus, FakeCapture, FakeWayback
 from tests.support.farm import LinkFarm
-
-
-@pytest.fixture
-async def client(farm: LinkFarm) -> AsyncIterator[httpx.AsyncClient]:
-    """The guarded checker client, the farm's names pinned."""
-    c = build_client(ChecksSettings(resolve=farm.pins, timeout_s=5.0))
-    try:
-        yield c
-    finally:
-        await c.aclose()
 
 
 async def sweep(
