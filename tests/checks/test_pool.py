@@ -227,15 +227,7 @@ def test_linkwatch_check_as_a_process_forks_its_worker_first_and_records_it_all(
     """The real entry point: main() preforks the first worker before the command line is
     imported, the command takes it over, and the whole run is recorded and reported."""
     urls = [farm.url("/ok"), farm.url("/status/404"), farm.url("/ok", host="other.test")]
-    (tmp_path / "post.md").write_text(" ".join(f"[l]({u})" for u in urls), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")}
-    env |= {
-        "LINKWATCH_CONFIG": str(tmp_path / "none.toml"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'lw.db'}",
-        "LINKWATCH_WAYBACK__ENABLED": "false",
-        "LINKWATCH_CHECKS__TIMEOUT_S": "5",
-    }
-    (tmp_path / "none.toml").write_text("")
+    env = _article_and_env(tmp_path, urls, LINKWATCH_CHECKS__TIMEOUT_S="5")
     done = subprocess.run(
         [
             sys.executable,
@@ -266,21 +258,27 @@ def test_linkwatch_check_as_a_process_forks_its_worker_first_and_records_it_all(
         db.dispose()
 
 
+def _article_and_env(tmp_path: Path, urls: list[str], **settings: str) -> dict[str, str]:
+    """Write `post.md` citing `urls` and an empty config; the environment of a `linkwatch`
+    process on its own SQLite file (this machine's LINKWATCH_* variables left out)."""
+    (tmp_path / "post.md").write_text(" ".join(f"[l]({u})" for u in urls), encoding="utf-8")
+    (tmp_path / "none.toml").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")}
+    return env | {
+        "LINKWATCH_CONFIG": str(tmp_path / "none.toml"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'lw.db'}",
+        "LINKWATCH_WAYBACK__ENABLED": "false",
+        **settings,
+    }
+
+
 def _slow_check(farm: LinkFarm, tmp_path: Path) -> subprocess.Popen[bytes]:
     """`linkwatch check` as its own process group, on links that answer after 5 s; its output
     goes to files (a pipe would be held open by the workers and hide their fate)."""
     urls = [
         farm.url(f"/sleep?s=5&n={i}", host=h) for i in range(3) for h in ("farm.test", "other.test")
     ]
-    (tmp_path / "post.md").write_text(" ".join(f"[l]({u})" for u in urls), encoding="utf-8")
-    (tmp_path / "none.toml").write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")}
-    env |= {
-        "LINKWATCH_CONFIG": str(tmp_path / "none.toml"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'lw.db'}",
-        "LINKWATCH_WAYBACK__ENABLED": "false",
-        "LINKWATCH_CHECKS__PROCESSES": "2",
-    }
+    env = _article_and_env(tmp_path, urls, LINKWATCH_CHECKS__PROCESSES="2")
     with (tmp_path / "out.txt").open("wb") as out, (tmp_path / "err.txt").open("wb") as err:
         return subprocess.Popen(  # the child keeps its own copies of the two files
             [sys.executable, "-m", "service", "check", "post.md", *farm.resolve_args()],
@@ -292,16 +290,22 @@ def _slow_check(farm: LinkFarm, tmp_path: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, parent, ...); None when
+    the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _workers_of(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (from /proc)."""
+    """The processes whose parent is `pid`."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            fields = _stat(int(entry.name))
+            if fields is not None and int(fields[1]) == pid:
                 found.append(int(entry.name))
     return found
 
@@ -329,17 +333,16 @@ def _wait_for_workers(pid: int, n: int) -> list[int]:
 def _gone(pids: list[int], within_s: float) -> bool:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        if not any(Path(f"/proc/{p}").exists() and "Z" not in _state(p) for p in pids):
+        if all(_state(p) == "Z" for p in pids):
             return True
         time.sleep(0.05)
     return False
 
 
 def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "Z"
+    """The process's state letter; a gone process counts as exited ("Z")."""
+    fields = _stat(pid)
+    return fields[0] if fields is not None else "Z"
 
 
 def test_ctrl_c_stops_the_workers_and_says_interrupted(farm: LinkFarm, tmp_path: Path) -> None:
