@@ -90,7 +90,14 @@ def build_transport(
             ttl_dns_cache=10,
         )
         traces = [_sent_trace(on_sent)] if on_sent is not None else []
-        return aiohttp.ClientSession(connector=connector, trust_env=False, trace_configs=traces)
+        # No cookie jar: the checker keeps cookies per check (redirect dances) and sends them
+        # itself; a session-wide jar would carry one check's cookies into every later check.
+        return aiohttp.ClientSession(
+            connector=connector,
+            trust_env=False,
+            trace_configs=traces,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
 
     return GuardedTransport(session, allow_private=settings.allow_private)
 

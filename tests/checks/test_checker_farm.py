@@ -273,3 +273,14 @@ async def test_invalid_urls_do_not_raise(farm: LinkFarm) -> None:
         no_host = await checker.check("http:///nothing")
     assert bad_scheme.outcome is Outcome.NOT_FOUND and bad_scheme.error
     assert no_host.outcome is Outcome.NOT_FOUND and no_host.error
+
+
+async def test_cookies_stay_within_one_check(farm: LinkFarm) -> None:
+    """A cookie set during one check's redirects is not sent by a later check: each check
+    dances again (a session-wide jar would answer the second at once, hiding a broken dance)."""
+    async with Checker(make_settings(farm)) as checker:
+        first = await checker.check(farm.url("/cookie-dance"))
+        second = await checker.check(farm.url("/cookie-dance"))
+    assert [len(r.hops) for r in (first, second)] == [2, 2]
+    sent = [r.headers.get("Cookie") for r in farm.requests if r.path == "/cookie-dance"]
+    assert sent == [None, "dance=1", None, "dance=1"], sent
