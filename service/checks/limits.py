@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 _PRUNE_AT = 4096
@@ -120,34 +119,69 @@ class HostLimiter:
             return False
         return url is None or url not in self._urls
 
-    @asynccontextmanager
-    async def _url_lock(self, url: str | None) -> AsyncIterator[None]:
-        if url is None:
-            yield
-            return
+    async def _lock_url(self, url: str) -> None:
+        """Wait until no other request for `url` runs (then this one holds it)."""
         lock, users = self._urls.get(url) or (asyncio.Lock(), 0)
         self._urls[url] = (lock, users + 1)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._urls[url]
-            if users <= 1:
-                del self._urls[url]
-            else:
-                self._urls[url] = (lock, users - 1)
+            await lock.acquire()
+        except BaseException:
+            self._forget_url(url)
+            raise
 
-    @asynccontextmanager
-    async def slot(self, host: str, url: str | None = None) -> AsyncIterator[float]:
-        """Wait for a turn on `host` (and for `url` to be free); yields the seconds waited."""
-        state = self._state(host.lower())
+    def _unlock_url(self, url: str) -> None:
+        self._urls[url][0].release()
+        self._forget_url(url)
+
+    def _forget_url(self, url: str) -> None:
+        lock, users = self._urls[url]
+        if users <= 1:
+            del self._urls[url]
+        else:
+            self._urls[url] = (lock, users - 1)
+
+    def slot(self, host: str, url: str | None = None) -> _Slot:
+        """Wait for a turn on `host` (and for `url` to be free); `async with` it, which gives
+        the seconds waited."""
+        return _Slot(self, self._state(host.lower()), url)
+
+
+class _Slot:
+    """One request's turn on its host (`HostLimiter.slot`): a class rather than a generator
+    context manager, since it is entered around every request."""
+
+    __slots__ = ("_limiter", "_state", "_url")
+
+    def __init__(self, limiter: HostLimiter, state: _HostState, url: str | None) -> None:
+        self._limiter, self._state, self._url = limiter, state, url
+
+    async def __aenter__(self) -> float:
+        limiter, state, url = self._limiter, self._state, self._url
         state.users += 1
-        started = self._monotonic()
+        started = limiter._monotonic()
         try:
-            async with self._url_lock(url), state.semaphore:
-                while (wait := state.next_start - self._monotonic()) > 0:
-                    await self._sleep(wait)
-                state.next_start = self._monotonic() + self.interval_s
-                yield self._monotonic() - started
-        finally:
+            if url is not None:
+                await limiter._lock_url(url)
+            try:
+                await state.semaphore.acquire()
+                try:
+                    while (wait := state.next_start - limiter._monotonic()) > 0:
+                        await limiter._sleep(wait)
+                except BaseException:
+                    state.semaphore.release()
+                    raise
+            except BaseException:
+                if url is not None:
+                    limiter._unlock_url(url)
+                raise
+        except BaseException:
             state.users -= 1
+            raise
+        state.next_start = limiter._monotonic() + limiter.interval_s
+        return limiter._monotonic() - started
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._state.semaphore.release()
+        if self._url is not None:
+            self._limiter._unlock_url(self._url)
+        self._state.users -= 1
