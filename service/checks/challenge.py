@@ -50,21 +50,22 @@ _TITLES = tuple(
 )
 
 
-def _header(headers: Mapping[str, str] | None, name: str) -> str:
-    if not headers:
-        return ""
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value.lower()
-    return ""
+_CHALLENGE_HEADERS = frozenset({"cf-mitigated", "x-datadome", "x-amzn-waf-action"})
 
 
 def challenge_header(headers: Mapping[str, str] | None) -> bool:
     """Headers that only challenge answers carry (`cf-mitigated: challenge`, DataDome, ...)."""
+    if not headers:
+        return False
+    first: dict[str, str] = {}  # the first value of each header looked at, lower-cased
+    for key, value in headers.items():  # one pass: every lookup in httpx's Headers is a scan
+        name = key.lower()
+        if name in _CHALLENGE_HEADERS and name not in first:
+            first[name] = value.lower()
     return (
-        _header(headers, "cf-mitigated") == "challenge"
-        or _header(headers, "x-datadome") != ""
-        or "captcha" in _header(headers, "x-amzn-waf-action")
+        first.get("cf-mitigated") == "challenge"
+        or first.get("x-datadome", "") != ""
+        or "captcha" in first.get("x-amzn-waf-action", "")
     )
 
 
