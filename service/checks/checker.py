@@ -32,7 +32,7 @@ from service.checks import soft404
 from service.checks.body import extract_title, read_bounded
 from service.checks.challenge import is_challenge
 from service.checks.classify import REDIRECTS, Observation, classify, describe
-from service.checks.client import GuardedTransport, build_client, build_transport
+from service.checks.client import GuardedTransport, build_client, build_transport, lean_request
 from service.checks.errors import ErrorKind, failure_of
 from service.checks.fragments import fragment_warning, missing_fragments
 from service.checks.guard import check_literal
@@ -59,6 +59,8 @@ class _Attempt:
     waited_s: float = 0.0
     last_url: str | None = None
     best: Observation | None = None  # the most complete answer so far (kept on a late timeout)
+    outcome: Outcome | None = None  # classify(best), while best is the answer retried on
+    probe: soft404.Verdict | None = None  # the soft-404 probes' verdict on best, once judged
     _remaining: float | None = None
 
     def remaining(self) -> float | None:
@@ -144,6 +146,12 @@ class Checker:
             client = build_client(settings, transport=self._transport)
         self.client = client
         self._timeout = client.timeout.as_dict()
+        if self._transport is not None:
+            # Every request runs under its check's (or probe's) deadline of `timeout_s`, which
+            # starts first: read and pool timeouts of the same length could never fire first,
+            # and aiohttp re-arms its read timer on every chunk received. Connect stays (its
+            # own, shorter limit, and its own error).
+            self._timeout = {**self._timeout, "read": None, "pool": None, "write": None}
         self._global = asyncio.Semaphore(settings.concurrency)
         self._inflight: dict[str, asyncio.Future[CheckResult]] = {}
 
@@ -250,7 +258,7 @@ class Checker:
             async with asyncio.timeout(timeout_s) as scope:
                 attempt.scope = scope
                 await self._observe_retrying(url, first, attempt)
-                if attempt.best is not None and self._should_probe(attempt.best):
+                if attempt.best is not None and self._should_probe(attempt.best, attempt.outcome):
                     await self._judge_soft404(attempt)
         except TimeoutError:
             if attempt.best is None:
@@ -263,7 +271,8 @@ class Checker:
                 )
         elapsed = time.perf_counter() - started - attempt.waited_s
         assert attempt.best is not None  # set by every path above
-        return _with_latency(attempt.best, elapsed)
+        probe = attempt.probe.value if attempt.probe is not None else attempt.best.probe
+        return replace(attempt.best, latency_ms=max(0, round(elapsed * 1000)), probe=probe)
 
     # -- one check ----------------------------------------------------------------------------
 
@@ -279,28 +288,31 @@ class Checker:
                 method = "GET"  # retries go straight to GET too
                 obs = await self._follow(url, method, attempt)
             attempt.best = obs
+            attempt.outcome = outcome = classify(obs)
             attempts += 1
-            pause = self.retry.delay(
-                attempts, classify(obs), obs.retry_after_s, attempt.remaining()
-            )
+            pause = self.retry.delay(attempts, outcome, obs.retry_after_s, attempt.remaining())
             if pause is None:
                 return
             await asyncio.sleep(pause)
 
-    def _should_probe(self, obs: Observation) -> bool:
+    def _should_probe(self, obs: Observation, outcome: Outcome | None) -> bool:
         if not self.probe_enabled or obs.error is not None or obs.status is None:
             return False
-        if not 200 <= obs.status < 300 or classify(obs) not in {Outcome.OK, Outcome.MOVED}:
+        if not 200 <= obs.status < 300 or outcome not in {Outcome.OK, Outcome.MOVED}:
             return False
+        # (A home page has no probe: `_judge_soft404` finds none and leaves the answer as is.)
         cheap = soft404.cheap_verdict(obs.url, obs.final_url, obs.title, obs.body)
-        return cheap is soft404.Verdict.UNKNOWN and soft404.has_probe(obs.url)
+        return cheap is soft404.Verdict.UNKNOWN
 
     async def _judge_soft404(self, attempt: _Attempt) -> None:
         """Compare the link's 2xx answer with its random-sibling probes; set `probe`."""
         link = attempt.best
         assert link is not None
         verdicts: list[soft404.Verdict] = []
-        for probe in soft404.probe_urls(link.url, self.rng):
+        probes = soft404.probe_keys(link.url)
+        if not probes:
+            return
+        for probe in probes:
             seen = await self._probe(probe, attempt)
             verdict = soft404.judge_probe(_seen(link), seen)
             if verdict is soft404.Verdict.UNKNOWN and _is_2xx(seen.status) and link.method != "GET":
@@ -314,22 +326,20 @@ class Checker:
                     return  # the body itself tells (error title, challenge...)
                 verdict = soft404.judge_probe(_seen(link), seen)
             if verdict is soft404.Verdict.SOFT_404:
-                attempt.best = replace(link, probe=verdict.value)
+                attempt.probe = verdict
                 return
             verdicts.append(verdict)
         alive = bool(verdicts) and all(v is soft404.Verdict.ALIVE for v in verdicts)
-        attempt.best = replace(
-            link, probe=(soft404.Verdict.ALIVE if alive else soft404.Verdict.UNKNOWN).value
-        )
+        attempt.probe = soft404.Verdict.ALIVE if alive else soft404.Verdict.UNKNOWN
 
-    async def _probe(self, probe: soft404.Probe, attempt: _Attempt) -> soft404.PageSeen:
+    async def _probe(self, probe: soft404.ProbeKey, attempt: _Attempt) -> soft404.PageSeen:
         """The (cached) answer to a probe; one probe in flight per cache key."""
         cached = self.probe_cache.get(probe.key)
         if cached is not None:
             return cached
         task = self._probes.get(probe.key)
         if task is None or task.done():
-            task = asyncio.create_task(self._run_probe(probe))
+            task = asyncio.create_task(self._run_probe(probe.draw(self.rng)))
             self._probes[probe.key] = task
             task.add_done_callback(functools.partial(self._forget_probe, probe.key))
         attempt.pause()  # the probe has its own deadline; waiting for it is not the link's time
@@ -417,20 +427,9 @@ class Checker:
             if target.scheme not in {"http", "https"} or not target.host:
                 kind = ErrorKind.BAD_REDIRECT if redirects else ErrorKind.INVALID_URL
                 return failed(kind, f"cannot fetch {current!r}")
-            # Built directly rather than by `client.build_request`, whose merging of base URL,
-            # query parameters and headers parses every URL twice (a tenth of a request's CPU).
-            request = httpx.Request(
-                method,
-                target,
-                headers=self.client.headers,
-                cookies=cookies or None,
-                extensions={"timeout": self._timeout},
-            )
-            agent = self._user_agent_for(target.host)
-            if agent is not None:
-                request.headers["User-Agent"] = agent
+            request = self._request(method, target, cookies)
             target_url = str(target)
-            key = (method, target_url, request.headers.get("cookie", ""))
+            key = (method, target_url, request.headers.get("cookie", "") if cookies else "")
             if key in seen:
                 return failed(ErrorKind.REDIRECT_LOOP, f"redirect loop back to {current}")
             seen.add(key)
@@ -519,6 +518,33 @@ class Checker:
             challenge=challenge,
         )
 
+    def _request(
+        self, method: str, target: httpx.URL, cookies: httpx.Cookies | None
+    ) -> httpx.Request:
+        """One hop's request: the client's headers, the host's User-Agent, the check's cookies.
+
+        Built directly rather than by `client.build_request`, whose merging of base URL, query
+        parameters and headers parses every URL twice; for the checker's own transport, without
+        httpx's body encoding either (`lean_request`).
+        """
+        agent = self._user_agent_for(target.host)
+        if cookies or agent is not None:
+            headers = httpx.Headers(self.client.headers)
+            if agent is not None:
+                headers["User-Agent"] = agent
+            if cookies:
+                # The cookies that apply to this URL (domain, path, secure), as httpx sends them.
+                jar = httpx.Request(method, target)
+                cookies.set_cookie_header(jar)
+                if "Cookie" in jar.headers:
+                    headers["Cookie"] = jar.headers["Cookie"]
+        else:
+            headers = self.client.headers
+        extensions = {"timeout": self._timeout}
+        if self._transport is not None:
+            return lean_request(method, target, headers, extensions)
+        return httpx.Request(method, target, headers=headers, extensions=extensions)
+
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """Send one request (no redirects followed); the response is streamed (close it)."""
         if self._transport is None:
@@ -562,10 +588,6 @@ def _is_2xx(status: int | None) -> bool:
 def _seen(obs: Observation) -> soft404.PageSeen:
     """The link's answer for comparison with a probe (its body only if a GET read it)."""
     return soft404.PageSeen.of(obs.status, obs.final_url, obs.body if obs.method == "GET" else None)
-
-
-def _with_latency(obs: Observation, elapsed_s: float) -> Observation:
-    return replace(obs, latency_ms=max(0, round(elapsed_s * 1000)))
 
 
 def _interleave_hosts(urls: list[str]) -> list[str]:

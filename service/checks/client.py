@@ -8,13 +8,16 @@ aiohttp's connector, which is given the network guard as its resolver.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.cookiejar import DefaultCookiePolicy
+from typing import Any
 
 import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
+from multidict import CIMultiDict
 
 from service import PROJECT_URL, __version__
 from service.checks.guard import GuardedResolver, check_literal, parse_pins
@@ -39,18 +42,91 @@ def default_headers(settings: ChecksSettings) -> dict[str, str]:
     }
 
 
+# A body-less request's stream: requests built with it skip httpx's body encoding and its
+# automatic headers (Host, Content-Length), which aiohttp sets itself (see `lean_request`).
+EMPTY_BODY = httpx.ByteStream(b"")
+
+
+def lean_request(
+    method: str, url: httpx.URL, headers: httpx.Headers, extensions: dict[str, Any]
+) -> httpx.Request:
+    """A body-less request for a `GuardedTransport` (an eighth of the cost of the usual one).
+
+    It has no `Host` header (aiohttp writes it from the URL, as httpx would); another transport
+    needs a request built the usual way.
+    """
+    return httpx.Request(method, url, headers=headers, extensions=extensions, stream=EMPTY_BODY)
+
+
 class GuardedTransport(AiohttpTransport):
-    """AiohttpTransport that also guards IP-literal hosts, which aiohttp never resolves."""
+    """AiohttpTransport that also guards IP-literal hosts, which aiohttp never resolves.
+
+    Its session comes from `session_factory` (the TLS settings are the session's connector's:
+    none are made here), and requests map onto aiohttp with less per-request work than the
+    base class: the timeouts' `ClientTimeout` is built once per distinct timeout, the headers
+    are copied without httpx's decoding, and a `lean_request` has no body to look at.
+    """
 
     def __init__(
         self, session_factory: Callable[[], aiohttp.ClientSession], *, allow_private: bool
     ) -> None:
-        super().__init__(client=session_factory)
+        # Not the base __init__: it builds an SSL context (the system trust store, tens of ms
+        # per process) that a transport with its own session never uses.
+        self.client = session_factory
+        self.proxy = None
+        self.limits = httpx.Limits()
+        self.retries = 0
+        self.socket_options = []
+        self.uds = None
+        self.local_address = None
         self.allow_private = allow_private
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+    def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+        key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
+        found = self._timeouts.get(key)
+        if found is None:
+            found = self._timeouts[key] = aiohttp.ClientTimeout(
+                sock_connect=key[0], sock_read=key[1], connect=key[2]
+            )
+        return found
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         check_literal(request.url.host, allow_private=self.allow_private)
-        return await super().handle_async_request(request)
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        data: bytes | httpx.AsyncByteStream | None = None
+        if request.stream is not EMPTY_BODY:
+            try:
+                data = request.content or None
+            except httpx.RequestNotRead:
+                data = request.stream  # type: ignore[assignment]
+                request.headers.pop("transfer-encoding", None)  # aiohttp's to set
+        headers = CIMultiDict(
+            (key.decode("latin-1"), value.decode("latin-1")) for key, value in request.headers.raw
+        )
+        with map_aiohttp_exceptions():
+            response = await self.client.request(
+                method=request.method,
+                url=str(request.url),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=self._timeout(request.extensions.get("timeout", {})),
+                server_hostname=request.extensions.get("sni_hostname"),
+            ).__aenter__()
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=AiohttpResponseStream(response),
+            request=request,
+            extensions=extensions,
+        )
 
 
 def _sent_trace(on_sent: Callable[[str], None]) -> aiohttp.TraceConfig:

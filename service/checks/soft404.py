@@ -145,11 +145,15 @@ def _split(url: str) -> tuple[str, str, list[str], bool]:
     return origin, parts.path, segments, parts.path.endswith("/")
 
 
+def _directory_key(origin: str, segments: list[str]) -> str:
+    parent = "/".join(segments[:-1])
+    return f"{origin}/{parent + '/' if parent else ''}"
+
+
 def directory_key(url: str) -> str:
     """`scheme://host:port/parent/` of a URL: the cache key of its sibling probe."""
     origin, _, segments, _ = _split(url)
-    parent = "/".join(segments[:-1])
-    return f"{origin}/{parent + '/' if parent else ''}"
+    return _directory_key(origin, segments)
 
 
 def _numeric_index(segments: list[str]) -> int | None:
@@ -165,14 +169,16 @@ def _numeric_index(segments: list[str]) -> int | None:
     return None
 
 
+def _numeric_key(origin: str, segments: list[str], slash: bool, i: int) -> str:
+    templ = [*segments[:i], f"{{n{len(segments[i])}}}", *segments[i + 1 :]]
+    return f"{origin}/{'/'.join(templ)}{'/' if slash else ''}"
+
+
 def numeric_key(url: str) -> str | None:
     """Cache key of the numeric-id probe: the URL with its id segment replaced by `{n<len>}`."""
     origin, _, segments, slash = _split(url)
     i = _numeric_index(segments)
-    if i is None:
-        return None
-    templ = [*segments[:i], f"{{n{len(segments[i])}}}", *segments[i + 1 :]]
-    return f"{origin}/{'/'.join(templ)}{'/' if slash else ''}"
+    return None if i is None else _numeric_key(origin, segments, slash, i)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +190,37 @@ class Probe:
     kind: str  # "sibling" | "numeric"
 
 
-def has_probe(url: str) -> bool:
-    """Whether `probe_urls(url, ...)` gives any probe (home pages get none)."""
-    return is_deep(url)
+@dataclass(frozen=True, slots=True)
+class ProbeKey:
+    """A probe not yet drawn: its cache key; `draw(rng)` makes its random URL (on a cache miss)."""
+
+    link: str
+    key: str
+    kind: str  # "sibling" | "numeric"
+
+    def draw(self, rng: random.Random) -> Probe:
+        origin, _, segments, slash = _split(self.link)
+        tail = "/" if slash else ""
+        if self.kind == "sibling":
+            path = "/".join([*segments[:-1], _random_letters(rng)])
+        else:
+            i = _numeric_index(segments)
+            assert i is not None  # a numeric key is only made for a URL with an id
+            path = "/".join([*segments[:i], _random_digits(rng, segments[i]), *segments[i + 1 :]])
+        return Probe(f"{origin}/{path}{tail}", self.key, self.kind)
+
+
+def probe_keys(url: str) -> list[ProbeKey]:
+    """The probes for a link, undrawn (see `probe_urls`): what a cached answer is looked up by,
+    without drawing random URLs that a cache hit would throw away."""
+    if not is_deep(url):
+        return []
+    origin, _, segments, slash = _split(url)
+    keys = [ProbeKey(url, _directory_key(origin, segments), "sibling")]
+    i = _numeric_index(segments)
+    if i is not None:
+        keys.append(ProbeKey(url, _numeric_key(origin, segments, slash, i), "numeric"))
+    return keys
 
 
 def probe_urls(url: str, rng: random.Random) -> list[Probe]:
@@ -195,19 +229,7 @@ def probe_urls(url: str, rng: random.Random) -> list[Probe]:
     Queries and fragments are dropped; a trailing slash is kept (some sites redirect without).
     Home pages (`/`, `/index.html`, `/en/`) get no probe: a home page is never a soft-404.
     """
-    if not is_deep(url):
-        return []
-    origin, _, segments, slash = _split(url)
-    tail = "/" if slash else ""
-    parent = segments[:-1]
-    sibling = "/".join([*parent, _random_letters(rng)])
-    probes = [Probe(f"{origin}/{sibling}{tail}", directory_key(url), "sibling")]
-    i = _numeric_index(segments)
-    key = numeric_key(url)
-    if i is not None and key is not None:
-        varied = [*segments[:i], _random_digits(rng, segments[i]), *segments[i + 1 :]]
-        probes.append(Probe(f"{origin}/{'/'.join(varied)}{tail}", key, "numeric"))
-    return probes
+    return [key.draw(rng) for key in probe_keys(url)]
 
 
 def tokens(body: bytes) -> Counter[str]:

@@ -88,6 +88,23 @@ def test_probe_urls_sibling_and_numeric_id() -> None:
     assert [p.kind for p in soft404.probe_urls("https://x.org/page/12", rng)] == ["sibling"]
 
 
+def test_probe_keys_are_known_before_any_random_url_is_drawn() -> None:
+    """The cache is asked by key first: a hit must not have cost a random URL (nor moved the
+    random source, which tests use to predict probe URLs)."""
+    url = "https://news.org/world/article/98765/"
+    rng = random.Random(7)
+    state = rng.getstate()
+    keys = soft404.probe_keys(url)
+    assert rng.getstate() == state
+    assert [(k.key, k.kind) for k in keys] == [
+        ("https://news.org/world/article/", "sibling"),
+        ("https://news.org/world/article/{n5}/", "numeric"),
+    ]
+    drawn = [k.draw(rng) for k in keys]
+    assert drawn == soft404.probe_urls(url, random.Random(7))
+    assert soft404.probe_keys("https://x.org/en/") == []
+
+
 def test_probe_urls_are_reproducible_with_the_same_seed() -> None:
     a = soft404.probe_urls("https://x.org/a/b", random.Random(1))
     b = soft404.probe_urls("https://x.org/a/b", random.Random(1))
