@@ -21,6 +21,7 @@ for an IN list: it keeps the IN list.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,19 +31,26 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select, TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
+KEYS = "keys"  # the parameter of the keys in a query built once (`first_per_key_query`)
 
-def wanted_keys(keys: Sequence[Any], key_type: TypeEngine[Any]) -> TableValuedAlias:
-    """`unnest(:keys) AS wanted(value)`: the keys as one array parameter, one row per key."""
-    array = sa.bindparam(None, list(keys), type_=ARRAY(key_type))
+
+def wanted_keys(keys: Sequence[Any] | None, key_type: TypeEngine[Any]) -> TableValuedAlias:
+    """`unnest(:keys) AS wanted(value)`: the keys as one array parameter, one row per key
+    (keys None: the parameter is named KEYS and given at execution)."""
+    if keys is None:
+        array = sa.bindparam(KEYS, type_=ARRAY(key_type))
+    else:
+        array = sa.bindparam(None, list(keys), type_=ARRAY(key_type))
     return sa.func.unnest(array).table_valued("value").render_derived(name="wanted")
 
 
 def per_key(
-    keys: Sequence[Any],
+    keys: Sequence[Any] | None,
     key_type: TypeEngine[Any],
     build: Callable[[ColumnElement[Any]], Select[Any]],
 ) -> Select[Any]:
-    """PostgreSQL: the rows of `build(key)` for every key, in the order of `keys`.
+    """PostgreSQL: the rows of `build(key)` for every key, in the order of `keys` (None: the
+    parameter KEYS, given at execution).
 
     `build` gets the key as a column and must return a statement that cannot be merged into
     a join (one with a LIMIT or an aggregate), so that each key is one index lookup.
@@ -55,7 +63,7 @@ def per_key(
 def first_per_key(
     dialect: str,
     key: ColumnElement[Any],
-    keys: Sequence[Any],
+    keys: Sequence[Any] | None,
     *columns: ColumnElement[Any],
     where: Sequence[ColumnElement[bool]] = (),
     for_update: bool = False,
@@ -65,9 +73,11 @@ def first_per_key(
 
     Result columns keep their names (`row.id`, ...). With `for_update`, PostgreSQL locks the
     rows one key after the other in the order of `keys` (pass them sorted to lock in order).
+    `keys` None leaves them to the parameter KEYS, given at execution (see `first_per_key_query`).
     """
     if dialect != "postgresql":
-        stmt = sa.select(*columns).where(key.in_(keys), *where)
+        wanted = sa.bindparam(KEYS, expanding=True) if keys is None else keys
+        stmt = sa.select(*columns).where(key.in_(wanted), *where)
         return stmt.with_for_update() if for_update else stmt
 
     def one_row(value: ColumnElement[Any]) -> Select[Any]:
@@ -76,3 +86,12 @@ def first_per_key(
         return stmt.with_for_update() if for_update else stmt
 
     return per_key(keys, key.type, one_row)
+
+
+@functools.cache
+def first_per_key_query(
+    dialect: str, key: sa.Column[Any], columns: tuple[sa.Column[Any], ...], for_update: bool = False
+) -> Select[Any]:
+    """`first_per_key` of table columns, built once (building the statement costs more than
+    running it): run it as `session.execute(query, {KEYS: keys})`."""
+    return first_per_key(dialect, key, None, *columns, for_update=for_update)

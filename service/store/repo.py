@@ -11,22 +11,39 @@ same session before `sync_article` are not refreshed by it (load them afterwards
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import EllipsisType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, bindparam, func, insert, update
+from sqlalchemy import (
+    JSON,
+    Date,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    true,
+    update,
+)
+from sqlalchemy import cast as sa_cast
+from sqlalchemy import column as sa_column
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 from sqlmodel import Session, col, select
@@ -34,9 +51,10 @@ from sqlmodel import Session, col, select
 from service.errors import StoreError
 from service.model import Article, CheckResult, Health, Hop, LinkKind, LinkState, Outcome
 from service.monitor.health import DeathRule, step
-from service.store.keyed import first_per_key, per_key
+from service.store.keyed import KEYS, first_per_key, first_per_key_query, per_key, wanted_keys
 from service.store.located import get_by_id_or_location, list_rows
 from service.store.tables import ArticleRow, CheckRow, LinkRow, OccurrenceRow, TransitionRow
+from service.store.types import UTCDateTime, utc_text
 
 CHUNK = 500  # keys per IN (...) list or array: far below SQLite's and PostgreSQL's parameter limits
 
@@ -60,6 +78,17 @@ def url_hash(url: str) -> str:
 
 def url_host(url: str) -> str:
     """The host of a URL, lower-case ("" when it has none)."""
+    origin = _ORIGIN.match(url)
+    return _host(url if origin is None else origin.group())
+
+
+# The scheme and authority of an http(s) URL: what urlsplit takes its host from (the rest
+# cannot change it), unless a tab or line break, which urlsplit deletes first, is among them.
+_ORIGIN = re.compile(r"https?://[^/?#\t\r\n]*(?=[/?#]|\Z)")
+
+
+@functools.lru_cache(maxsize=4096)  # an article cites the same few hosts again and again
+def _host(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "")[:255]
     except ValueError:
@@ -211,8 +240,7 @@ def sync_article(
         )
     vanished = [r for bucket in existing.values() for r in bucket]
 
-    if new_rows:
-        session.exec(insert(OCCURRENCES), params=new_rows)
+    _insert_many(session, OCCURRENCES, new_rows)
     if changed_rows:
         c = OCCURRENCES.c
         session.exec(
@@ -276,9 +304,17 @@ def _ensure_links(
             }
             for h in missing
         ]
-        upsert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-        session.exec(upsert(LINKS).on_conflict_do_nothing(index_elements=["url_hash"]), params=rows)
-        fresh = _links_by_hash(session, missing)
+        if session.get_bind().dialect.insert_returning:
+            inserted = _insert_returning(session, LINKS, rows, "url_hash", unless_exists="url_hash")
+            fresh = {h: (link_id, False) for h, link_id in inserted.items()}
+            # inserted meanwhile by another writer (their row won): look them up
+            fresh.update(_links_by_hash(session, [h for h in missing if h not in fresh]))
+        else:
+            session.exec(
+                sqlite_insert(LINKS).on_conflict_do_nothing(index_elements=["url_hash"]),
+                params=rows,
+            )
+            fresh = _links_by_hash(session, missing)
         created = set(fresh)
         found.update(fresh)
     return {
@@ -291,10 +327,9 @@ def _links_by_hash(session: Session, hashes: Sequence[str]) -> dict[str, tuple[i
     """{url_hash: (id, retired)} of the links among `hashes` (keyed.py: one index lookup each)."""
     out: dict[str, tuple[int, bool]] = {}
     lk = LINKS.c
-    dialect = _dialect(session)
+    query = first_per_key_query(_dialect(session), lk.url_hash, (lk.id, lk.url_hash, lk.retired))
     for part in _chunks(hashes):
-        query = first_per_key(dialect, lk.url_hash, part, lk.id, lk.url_hash, lk.retired)
-        for link_id, h, retired in session.execute(query):
+        for link_id, h, retired in session.execute(query, {KEYS: list(part)}):
             out[h] = (link_id, retired)
     return out
 
@@ -372,15 +407,16 @@ def _earliest_published(session: Session, link_ids: Sequence[int]) -> dict[int, 
 def _insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows (each with a distinct `link_id`) in one batch; their new ids, in order.
 
-    PostgreSQL returns the new ids in order (INSERT ... RETURNING). SQLite cannot batch that,
-    so it inserts with executemany, then reads max(id) per link_id: the writer holds the
-    database's write lock from its first write to its commit, so the newest rows are its own.
+    Both databases return (link_id, id) of each new row (INSERT ... RETURNING, see
+    `_insert_returning`). A SQLite older than 3.35 has no RETURNING: it inserts with
+    executemany, then reads max(id) per link_id: the writer holds the database's write lock
+    from its first write to its commit, so the newest rows are its own.
     """
     if not rows:
         return []
-    if _dialect(session) == "postgresql":
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(session.execute(stmt, rows).scalars())
+    if session.get_bind().dialect.insert_returning:
+        new_ids = _insert_returning(session, table, rows, "link_id")
+        return [new_ids[r["link_id"]] for r in rows]
     session.execute(insert(table), rows)
     newest: dict[int, int] = {}
     keys = sorted({r["link_id"] for r in rows})
@@ -392,6 +428,122 @@ def _insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
         )
         newest.update((link_id, row_id) for link_id, row_id in session.execute(query))
     return [newest[r["link_id"]] for r in rows]
+
+
+def _insert_returning(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: str,
+    *,
+    unless_exists: str | None = None,
+) -> dict[Any, int]:
+    """Insert `rows` (all with the same columns, each with a distinct value of column `key`):
+    {key value: new id}. With `unless_exists` (a unique column), a row whose value is already
+    stored is not inserted and absent from the answer (ON CONFLICT DO NOTHING).
+
+    Needs INSERT ... RETURNING (PostgreSQL; SQLite 3.35+). The rows come back in no promised
+    order, hence the key. PostgreSQL gets the rows as one JSON document (`_insert_statement`);
+    SQLite as executemany parameters, which SQLAlchemy sends as multi-row VALUES statements.
+    """
+    if not rows:
+        return {}
+    columns = tuple(rows[0])
+    dialect = session.get_bind().dialect
+    stmt = _insert_statement(dialect.name, table, columns, key, unless_exists)
+    if dialect.name == "postgresql":
+        result = session.execute(stmt, {"rows": _json_rows(dialect, table, columns, rows)})
+    else:
+        result = session.execute(stmt, rows)
+    return {k: row_id for k, row_id in result}
+
+
+def _insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (all with the same columns): on PostgreSQL as one JSON document
+    (`_insert_statement`), on SQLite by executemany."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        columns = tuple(rows[0])
+        stmt = _insert_statement(dialect.name, table, columns, None, None)
+        session.execute(stmt, {"rows": _json_rows(dialect, table, columns, rows)})
+    else:
+        session.execute(insert(table), list(rows))
+
+
+@functools.cache
+def _insert_statement(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    returning: str | None,
+    unless_exists: str | None,
+) -> Insert:
+    """The INSERT of `_insert_returning` and `_insert_many`, built once.
+
+    PostgreSQL: `INSERT INTO t (c1, ...) SELECT c1, ... FROM json_to_recordset(:rows) AS
+    given(c1 type1, ...)`, the rows as one JSON parameter (`_json_rows`), each value read by
+    its column's own type (a string too long for its VARCHAR(n) is refused, as when bound).
+    The same short text whatever the number of rows: psycopg parses it once and PostgreSQL
+    prepares it once, where executemany sends SQLAlchemy's multi-row VALUES statements
+    (thousands of parameters, new text for each batch size, which psycopg parses every time).
+    It reads no table, so it has no plan to go wrong.
+    """
+    stmt: Insert
+    if dialect == "postgresql":
+        document = sa_cast(bindparam("rows", type_=Text), JSON)
+        given = (
+            func.json_to_recordset(document)
+            .table_valued(*(sa_column(c, table.c[c].type) for c in columns))
+            .render_derived(name="given", with_types=True)
+        )
+        pg_stmt = pg_insert(table).from_select(list(columns), sa_select(*given.c))
+        if unless_exists is not None:
+            pg_stmt = pg_stmt.on_conflict_do_nothing(index_elements=[unless_exists])
+        stmt = pg_stmt
+    else:
+        sqlite_stmt = sqlite_insert(table)
+        if unless_exists is not None:
+            sqlite_stmt = sqlite_stmt.on_conflict_do_nothing(index_elements=[unless_exists])
+        stmt = sqlite_stmt
+    if returning is not None:
+        stmt = stmt.returning(table.c[returning], table.c.id)
+    return stmt
+
+
+def _json_rows(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+) -> str:
+    """The rows as a JSON array of objects for `json_to_recordset` (`_insert_statement`): aware
+    datetimes as their naive UTC text (`utc_text`, the value `UTCDateTime` binds), dates as
+    ISO text, other values through their column type's bind processing (as a bound parameter
+    would be). PostgreSQL reads each back exactly.
+
+    For the tables written this way (links, occurrences, checks, transitions): no float column,
+    whose NaN or infinity JSON cannot carry.
+    """
+    converters: list[tuple[str, Callable[[Any], Any]]] = []
+    for c in columns:
+        kind = table.c[c].type
+        convert: Callable[[Any], Any] | None
+        if isinstance(kind, UTCDateTime):
+            convert = utc_text()
+        elif isinstance(kind, Date):
+            convert = _date_text
+        else:
+            convert = kind._cached_bind_processor(dialect)
+        if convert is not None:
+            converters.append((c, convert))
+    values = [dict(r) for r in rows]
+    for c, convert in converters:
+        for row in values:
+            row[c] = convert(row[c])
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def _date_text(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _insert_rows(session: Session, model: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
@@ -518,6 +670,93 @@ def record_check(
     )[link_id]
 
 
+_LOCKED_COLUMNS = (
+    LINKS.c.id,
+    LINKS.c.health,
+    LINKS.c.health_since,
+    LINKS.c.dead_streak,
+    LINKS.c.dead_streak_started,
+    LINKS.c.lease_owner,
+)
+
+
+def _lock_links(session: Session, ids: Sequence[int]) -> dict[int, Any]:
+    """{id: row of _LOCKED_COLUMNS} of the links among `ids` (sorted), locked FOR UPDATE on
+    PostgreSQL one after the other in id order (SQLite: the writer locks the whole database)."""
+    links: dict[int, Any] = {}
+    query = first_per_key_query(_dialect(session), LINKS.c.id, _LOCKED_COLUMNS, for_update=True)
+    for part in _chunks(ids):
+        for row in session.execute(query, {KEYS: list(part)}):
+            links[row.id] = row
+    return links
+
+
+def _lock_links_by_hash(session: Session, hashes: Sequence[str]) -> dict[str, Any]:
+    """{url_hash: row of _LOCKED_COLUMNS} of the links among `hashes`, found and locked as by
+    `_lock_links` (in id order) with one statement per CHUNK hashes (PostgreSQL: one in all)."""
+    dialect = _dialect(session)
+    if dialect == "postgresql":
+        return {row.url_hash: row for row in session.execute(_pg_lock_by_hash(), {KEYS: hashes})}
+    query = first_per_key_query(
+        dialect, LINKS.c.url_hash, (*_LOCKED_COLUMNS, LINKS.c.url_hash), for_update=True
+    )
+    return {
+        row.url_hash: row
+        for part in _chunks(hashes)
+        for row in session.execute(query, {KEYS: list(part)})
+    }
+
+
+@functools.cache
+def _pg_lock_by_hash() -> Select[Any]:
+    """PostgreSQL: the links of the url_hash array KEYS, locked FOR UPDATE in id order.
+
+        SELECT locked.* FROM (SELECT found.id FROM unnest(:keys) AS wanted(value)
+                              JOIN LATERAL (SELECT id FROM links WHERE url_hash = wanted.value
+                                            LIMIT 1) AS found ON true
+                              ORDER BY found.id) AS ids
+        JOIN LATERAL (SELECT ... FROM links WHERE links.id = ids.id LIMIT 1 FOR UPDATE)
+             AS locked ON true
+
+    Every step is one index lookup per key whatever the plan (keyed.py). A subquery with an
+    ORDER BY is never merged into its parent, and the lateral one runs once per row of it, in
+    its order: the rows are locked one after the other in id order, as `_lock_links` does.
+    """
+    lk = LINKS.c
+    wanted = wanted_keys(None, lk.url_hash.type)
+    found = (
+        sa_select(lk.id)
+        .where(lk.url_hash == wanted.c.value)
+        .limit(literal_column("1"))
+        .lateral("found")
+    )
+    ids = (
+        sa_select(found.c.id)
+        .select_from(wanted)
+        .join(found, true())
+        .order_by(found.c.id)
+        .subquery("ids")
+    )
+    locked = (
+        sa_select(*_LOCKED_COLUMNS, lk.url_hash)
+        .where(lk.id == ids.c.id)
+        .limit(literal_column("1"))
+        .with_for_update()
+        .lateral("locked")
+    )
+    return sa_select(*locked.c).select_from(ids).join(locked, true())
+
+
+@functools.cache
+def _link_update(columns: tuple[str, ...]) -> Any:
+    """`UPDATE links SET column = :column, ... WHERE id = :_id` (built once per column set)."""
+    return (
+        update(LINKS)
+        .where(LINKS.c.id == bindparam("_id"))
+        .values({c: bindparam(c) for c in columns})
+    )
+
+
 def _record_checks(
     session: Session,
     results: Mapping[int, CheckResult],
@@ -525,6 +764,7 @@ def _record_checks(
     *,
     worker: str | None = None,
     next_check_at: datetime | Mapping[int, datetime] | None = None,
+    locked: Mapping[int, Any] | None = None,
 ) -> _Recorded:
     """Record checks of several links (one result per link id) in the caller's transaction.
 
@@ -534,29 +774,13 @@ def _record_checks(
     lease released when held by `worker`, and a TransitionRow when its health changed.
     An `offline` outcome is recorded as history and changes neither health nor last_* fields.
     The links are locked (FOR UPDATE on PostgreSQL) in id order, so concurrent recorders of the
-    same link serialise instead of losing an update.
+    same link serialise instead of losing an update (`locked`: their rows, already locked so
+    by the caller, see `_lock_links`).
     """
     ids = sorted(results)
     for link_id in ids:
         _aware(results[link_id].checked_at, "checked_at")
-    lk = LINKS.c
-    links: dict[int, Any] = {}
-    for part in _chunks(ids):
-        query = (
-            sa_select(
-                lk.id,
-                lk.health,
-                lk.health_since,
-                lk.dead_streak,
-                lk.dead_streak_started,
-                lk.lease_owner,
-            )
-            .where(lk.id.in_(part))
-            .order_by(lk.id)
-            .with_for_update()
-        )
-        for row in session.execute(query):
-            links[row.id] = row
+    links = _lock_links(session, ids) if locked is None else locked
     missing = [i for i in ids if i not in links]
     if missing:
         raise StoreError(
@@ -614,12 +838,7 @@ def _record_checks(
         if values:
             updates.setdefault(tuple(values), []).append({"_id": link_id, **values})
     for columns, params in updates.items():
-        stmt = (
-            update(LINKS)
-            .where(lk.id == bindparam("_id"))
-            .values({c: bindparam(c) for c in columns})
-        )
-        session.execute(stmt, params)
+        session.execute(_link_update(columns), params)
     _sync_loaded_links(session, updates)
 
     check_ids = dict(zip(ids, _insert_ids(session, CHECKS, check_rows), strict=True))
@@ -707,6 +926,27 @@ def record_checks_bulk(
 ) -> dict[int, RecordedCheck]:
     """`record_checks` without ORM objects for the new rows (cheaper for large batches)."""
     done = _record_checks(session, results, rule, worker=worker, next_check_at=next_check_at)
+    return _recorded_checks(done)
+
+
+def record_checks_by_url(
+    session: Session, results: Mapping[str, CheckResult], rule: DeathRule
+) -> dict[str, RecordedCheck]:
+    """`record_checks_bulk` of results keyed by normalised URL: URLs without a link row are
+    skipped. Each link is found and locked by one statement (`_lock_links_by_hash`)."""
+    by_hash = {url_hash(u): u for u in results}
+    locked = _lock_links_by_hash(session, list(by_hash))
+    url_of = {row.id: by_hash[h] for h, row in locked.items()}
+    done = _record_checks(
+        session,
+        {link_id: results[url] for link_id, url in url_of.items()},
+        rule,
+        locked={row.id: row for row in locked.values()},
+    )
+    return {url_of[link_id]: r for link_id, r in _recorded_checks(done).items()}
+
+
+def _recorded_checks(done: _Recorded) -> dict[int, RecordedCheck]:
     out = {link_id: RecordedCheck(done.check_ids[link_id]) for link_id in done.ids}
     for row, row_id in zip(done.transition_rows, done.transition_ids, strict=True):
         link_id = row["link_id"]
