@@ -19,7 +19,7 @@ import functools
 import random
 import ssl
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -218,15 +218,18 @@ class Checker:
         """
         distinct = list(OrderedDict.fromkeys(urls))
         wanted = fragments or {}
-        # A bounded pool of workers over one shared queue (not a task per URL up front):
-        # memory stays flat whatever the number of URLs, and no more checks can be in flight
-        # than the global limit anyway.
-        queue = iter(_interleave_hosts(distinct))
+        # A bounded pool of workers (not a task per URL up front: memory stays flat whatever
+        # the number of URLs, and no more checks can be in flight than the global limit
+        # anyway), each taking the next URL of a host that has a free slot (_HostQueues).
+        queues = _HostQueues(distinct, self.settings.per_host_concurrency)
         results: dict[str, CheckResult] = {}
 
         async def worker() -> None:
-            for url in queue:
-                result = await self.check(url, tuple(wanted.get(url, ())))
+            while (url := await queues.next()) is not None:
+                try:
+                    result = await self.check(url, tuple(wanted.get(url, ())))
+                finally:
+                    queues.done(url)
                 results[url] = result
                 if on_result is not None:
                     on_result(result)
@@ -590,20 +593,77 @@ def _seen(obs: Observation) -> soft404.PageSeen:
     return soft404.PageSeen.of(obs.status, obs.final_url, obs.body if obs.method == "GET" else None)
 
 
-def _interleave_hosts(urls: list[str]) -> list[str]:
-    """Round-robin over hosts, so one big host does not hold every global slot waiting its turn."""
-    by_host: OrderedDict[str, list[str]] = OrderedDict()
-    for url in urls:
-        # An ordering heuristic only: the stdlib's split is enough (and cheaper than httpx's).
-        try:
-            host = urlsplit(url).hostname or ""
-        except ValueError:
-            host = ""
-        by_host.setdefault(host, []).append(url)
-    out: list[str] = []
-    queues = [list(reversed(q)) for q in by_host.values()]
-    while queues:
-        for queue in queues:
-            out.append(queue.pop())
-        queues = [q for q in queues if q]
-    return out
+def _host_of(url: str) -> str:
+    # A scheduling key only: the stdlib's split is enough (and cheaper than httpx's).
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+class _HostQueues:
+    """`check_many`'s work list: URLs per host, handed out round-robin over the hosts that
+    have a free slot (fewer of their checks running than `per_host`).
+
+    One shared queue in host-interleaved order would hand a freed worker the next URL in line
+    whatever its host: a worker would wait for a busy host's turn while another host had a
+    slot free and nobody to use it. Here a URL is handed out only when its host has a slot,
+    so every worker is busy while any host can take a request. (Redirect hops to other hosts
+    and Retry-After holds still wait in the HostLimiter, as before.)
+    """
+
+    def __init__(self, urls: list[str], per_host: int) -> None:
+        self.per_host = max(1, per_host)
+        self._pending: dict[str, deque[str]] = {}
+        for url in urls:
+            self._pending.setdefault(_host_of(url), deque()).append(url)
+        self._running: dict[str, int] = dict.fromkeys(self._pending, 0)
+        self._hosts: dict[str, str] = {}  # url -> its host, while it is being checked
+        self._ready: deque[str] = deque(self._pending)  # hosts with a URL and a free slot
+        self._left = len(urls)
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def next(self) -> str | None:
+        """The next URL to check; None when every URL has been handed out."""
+        while self._left:
+            if self._ready:
+                host = self._ready.popleft()
+                queue = self._pending[host]
+                url = queue.popleft()
+                self._left -= 1
+                self._running[host] += 1
+                self._hosts[url] = host
+                if queue and self._running[host] < self.per_host:
+                    self._ready.append(host)
+                return url
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # pass on the wake-up this worker will not use
+                raise
+        self._wake_all()  # nothing left: the workers still waiting can finish
+        return None
+
+    def done(self, url: str) -> None:
+        """`url`'s check has finished: its host's slot is free again."""
+        host = self._hosts.pop(url)
+        self._running[host] -= 1
+        if self._pending[host] and self._running[host] == self.per_host - 1:
+            self._ready.append(host)  # it was full: back in the round
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _wake_all(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)

@@ -228,6 +228,25 @@ async def test_check_many_checks_each_url_once_and_reports_each(farm: LinkFarm) 
     assert farm.count("/ok", host="farm.test") == 1
 
 
+async def test_a_slow_host_does_not_hold_up_the_other_hosts(farm: LinkFarm) -> None:
+    """Workers take URLs of hosts that have a free slot: with 6 workers and 2 slots per host,
+    a slow host's queue keeps 2 of them busy, never all 6 waiting for its turn."""
+    settings = make_settings(farm, concurrency=6, per_host_concurrency=2, timeout_s=5.0)
+    slow = [farm.url(f"/sleep?s=0.5&n={i}") for i in range(10)]  # 2.5 s at 2 at a time
+    fast = [farm.url(f"/ok?n={i}", host="other.test") for i in range(30)]
+    urls = [u for pair in zip(slow, fast[:10], strict=True) for u in pair] + fast[10:]
+    started = time.monotonic()
+    finished: dict[str, float] = {}
+    async with Checker(settings, per_host_interval_s=0) as checker:
+        results = await checker.check_many(
+            urls, on_result=lambda r: finished.setdefault(r.url, time.monotonic() - started)
+        )
+    assert all(r.outcome is Outcome.OK for r in results.values())
+    assert max(finished[u] for u in slow) >= 2.4
+    assert max(finished[u] for u in fast) < 1.0, sorted(finished[u] for u in fast)
+    assert farm.max_concurrency("farm.test") == 2
+
+
 async def test_concurrent_checks_of_one_url_share_one_request(farm: LinkFarm) -> None:
     async with Checker(make_settings(farm)) as checker:
         a, b = await asyncio.gather(
