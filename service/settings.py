@@ -55,7 +55,7 @@ class ChecksSettings(_Section):
         256 * 1024, ge=1024, description="body bytes read per response (decompressed)"
     )
     max_redirects: int = Field(10, ge=0, le=50)
-    concurrency: int = Field(128, ge=1, description="checks in flight at once, all hosts")
+    concurrency: int = Field(128, ge=1, description="requests in flight at once, all hosts")
     per_host_concurrency: int = Field(2, ge=1)
     per_host_interval_s: float = Field(
         1.0, ge=0, description="minimum gap between requests to one host (daemon)"

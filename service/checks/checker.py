@@ -152,6 +152,8 @@ class Checker:
             # and aiohttp re-arms its read timer on every chunk received. Connect stays (its
             # own, shorter limit, and its own error).
             self._timeout = {**self._timeout, "read": None, "pool": None, "write": None}
+        # Requests in flight, all hosts (taken once the host's turn has come: a check waiting
+        # for a busy host holds no slot that another host's check could use).
         self._global = asyncio.Semaphore(settings.concurrency)
         self._inflight: dict[str, asyncio.Future[CheckResult]] = {}
 
@@ -191,8 +193,7 @@ class Checker:
         future: asyncio.Future[CheckResult] = asyncio.get_running_loop().create_future()
         self._inflight[url] = future
         try:
-            async with self._global:
-                result = await self._check(url, fragments)
+            result = await self._check(url, fragments)
             future.set_result(result)
             return result
         except asyncio.CancelledError:
@@ -438,14 +439,7 @@ class Checker:
             seen.add(key)
             try:
                 check_literal(target.host, allow_private=self.settings.allow_private)
-                # Queueing for the host's turn stops the deadline clock; a free slot needs no
-                # pause (the common case: no timer rescheduled twice per request).
-                queued = not self.limiter.free(target.host, target_url)
-                if queued:
-                    attempt.pause()
-                async with self.limiter.slot(target.host, target_url) as waited:
-                    if queued:
-                        attempt.resume(waited)
+                async with _Turn(self, target.host, target_url, attempt):
                     response = await self._send(request)
                     try:
                         if "set-cookie" in response.headers:
@@ -573,6 +567,37 @@ class Checker:
             if host == suffix or host.endswith("." + suffix):
                 return agent
         return None
+
+
+class _Turn:
+    """One request's turn: its host's slot (HostLimiter), then one of the `concurrency`
+    request slots. Waiting for either stops the check's deadline clock; when both are free
+    there is no pause (the common case: no timer rescheduled twice per request)."""
+
+    __slots__ = ("_attempt", "_checker", "_queued", "_slot", "_started")
+
+    def __init__(self, checker: Checker, host: str, url: str, attempt: _Attempt) -> None:
+        self._checker, self._attempt = checker, attempt
+        self._queued = not checker.limiter.free(host, url) or checker._global.locked()
+        self._slot = checker.limiter.slot(host, url)
+        self._started = 0.0
+
+    async def __aenter__(self) -> None:
+        if self._queued:
+            self._attempt.pause()
+            self._started = time.monotonic()
+        await self._slot.__aenter__()
+        try:
+            await self._checker._global.acquire()
+        except BaseException:
+            await self._slot.__aexit__(None, None, None)
+            raise
+        if self._queued:
+            self._attempt.resume(time.monotonic() - self._started)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._checker._global.release()
+        await self._slot.__aexit__(*exc_info)
 
 
 def _needs_get(obs: Observation) -> bool:

@@ -247,6 +247,31 @@ async def test_a_slow_host_does_not_hold_up_the_other_hosts(farm: LinkFarm) -> N
     assert farm.max_concurrency("farm.test") == 2
 
 
+async def test_checks_waiting_for_a_busy_host_leave_the_request_slots_to_others(
+    farm: LinkFarm,
+) -> None:
+    """`concurrency` bounds requests in flight, taken once a host's turn has come: checks
+    queued for one busy host (as the daemon starts them, a task per claimed link) do not
+    hold slots that other hosts' checks could use."""
+    settings = make_settings(farm, concurrency=2, per_host_concurrency=1, timeout_s=5.0)
+    slow = [farm.url(f"/sleep?s=0.4&n={i}") for i in range(4)]  # 1.6 s, one at a time
+    fast = [farm.url(f"/ok?n={i}", host="other.test") for i in range(4)]
+    started = time.monotonic()
+    finished: dict[str, float] = {}
+
+    async def check(checker: Checker, url: str) -> None:
+        await checker.check(url)
+        finished[url] = time.monotonic() - started
+
+    async with Checker(settings, per_host_interval_s=0) as checker:
+        await asyncio.gather(*(check(checker, u) for u in [*slow, *fast]))
+    assert max(finished[u] for u in slow) >= 1.5
+    assert max(finished[u] for u in fast) < 0.35, sorted(finished[u] for u in fast)
+    spans = [(r.started, r.ended or r.started) for r in farm.requests]
+    most = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+    assert most <= 2  # never more requests in flight than `concurrency`
+
+
 async def test_concurrent_checks_of_one_url_share_one_request(farm: LinkFarm) -> None:
     async with Checker(make_settings(farm)) as checker:
         a, b = await asyncio.gather(
