@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from service.model import Article, ArticleMeta, LinkKind, Occurrence
 from service.store.db import Database, open_database
@@ -20,6 +21,22 @@ def db(db_url: str) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def pg_db(pg_server: str) -> Iterator[Database]:
+    """A PostgreSQL database with an empty public schema, opened (migrated) afresh: tests
+    that force plans or read pg_stat counters need no rows of other tests."""
+    engine = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    database = open_database(pg_server)
+    try:
+        yield database
+    finally:
+        database.dispose()  # the connection with any forced generic plans goes too
 
 
 def occ(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from service.model import CheckResult, Hop, LinkKind, Outcome
 from service.monitor.health import DeathRule
 from service.store import repo
-from service.store.db import Database, open_database
+from service.store.db import Database
 from service.store.tables import CheckRow, LinkRow, OccurrenceRow, TransitionRow
 from tests.store.conftest import T0, article, occ
 
@@ -212,20 +212,6 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut(db: Database) -> Non
 
 
 # -- PostgreSQL: locking order and plans -----------------------------------------------------
-
-
-@pytest.fixture
-def pg_db(pg_server: str) -> Iterator[Database]:
-    engine = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    database = open_database(pg_server)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _record_by_url(s: Session, results: dict[str, CheckResult], ids: dict[str, int]) -> None:

@@ -10,7 +10,7 @@ counted in the transaction's statistics (pg_stat_get_xact_numscans).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from service.model import Article, ArticleMeta, LinkKind, Occurrence
 from service.store import repo, sources
-from service.store.db import Database, open_database
+from service.store.db import Database
 from service.store.keyed import first_per_key
 from service.store.tables import LinkRow
 
@@ -41,20 +41,6 @@ def cited(location: str, urls: list[str], published: date | None = None) -> Arti
 
 def urls(prefix: str, count: int) -> list[str]:
     return [f"https://{prefix}.example/{i}" for i in range(count)]
-
-
-@pytest.fixture
-def pg_db(pg_server: str) -> Iterator[Database]:
-    engine = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    db = open_database(pg_server)
-    try:
-        yield db
-    finally:
-        db.dispose()  # the connection with the forced generic plans goes too
 
 
 def seq_scans(session: Session) -> dict[str, int]:
