@@ -546,17 +546,6 @@ def _date_text(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _insert_rows(session: Session, model: type[_M], rows: list[dict[str, Any]]) -> list[_M]:
-    """Insert rows (each with a distinct `link_id`) in one batch; return them as persistent objects.
-
-    PostgreSQL returns the new ids in order (INSERT ... RETURNING). SQLite cannot batch that,
-    so it inserts with executemany, then reads max(id) per link_id: the writer holds the
-    database's write lock from its first write to its commit, so the newest rows are its own.
-    """
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    return _as_objects(session, model, rows, _insert_ids(session, table, rows))
-
-
 def _as_objects(
     session: Session, model: type[_M], rows: list[dict[str, Any]], new_ids: list[int]
 ) -> list[_M]:
