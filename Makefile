@@ -27,6 +27,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check service tests benchmarks
+	$(BIN)/ruff format --check service tests benchmarks
 	$(BIN)/mypy
 
 bench-smoke: setup

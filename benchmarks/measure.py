@@ -44,8 +44,14 @@ def run_measured(
     stdout, stderr = out.with_suffix(".stdout"), out.with_suffix(".stderr")
     with stdout.open("wb") as so, stderr.open("wb") as se:
         started = time.perf_counter()
-        proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd,
-                                stdout=so, stderr=se, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            list(argv),
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdout=so,
+            stderr=se,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = started + timeout_s
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)

@@ -81,9 +81,19 @@ def _version(argv: list[str]) -> str:
 
 def _lychee_argv(html: Path, work: Path) -> list[str]:
     return [
-        str(VENV / "bin" / "lychee"), "--no-progress", "--max-concurrency", "128",
-        "--host-concurrency", "128", "--host-request-interval", "0",
-        "--format", "json", "--output", str(work / "lychee.json"), str(html),
+        str(VENV / "bin" / "lychee"),
+        "--no-progress",
+        "--max-concurrency",
+        "128",
+        "--host-concurrency",
+        "128",
+        "--host-request-interval",
+        "0",
+        "--format",
+        "json",
+        "--output",
+        str(work / "lychee.json"),
+        str(html),
     ]
 
 
@@ -129,8 +139,14 @@ def _linkchecker_argv(html: Path, work: Path) -> list[str]:
     ini = work / "linkcheckerrc"
     ini.write_text(_LINKCHECKER_INI)
     return [
-        str(VENV / "bin" / "linkchecker"), "-f", str(ini), "--no-status", "--no-warnings",
-        "-o", "csv", str(html),
+        str(VENV / "bin" / "linkchecker"),
+        "-f",
+        str(ini),
+        "--no-status",
+        "--no-warnings",
+        "-o",
+        "csv",
+        str(html),
     ]
 
 
@@ -146,8 +162,10 @@ def available(log: Callable[[str], None]) -> dict[str, Peer | str]:
     why = ensure_python_peers(log)
     if why is None:
         out["lychee"] = Peer(
-            "lychee", _version([str(VENV / "bin" / "lychee"), "--version"]),
-            _lychee_argv, _lychee_broken,
+            "lychee",
+            _version([str(VENV / "bin" / "lychee"), "--version"]),
+            _lychee_argv,
+            _lychee_broken,
             "--max-concurrency 128 --host-concurrency 128 --host-request-interval 0",
         )
     else:
@@ -156,15 +174,20 @@ def available(log: Callable[[str], None]) -> dict[str, Peer | str]:
     if why_node is None:
         version = json.loads((LINKINATOR_CLI.parents[2] / "package.json").read_text())["version"]
         out["linkinator"] = Peer(
-            "linkinator", f"linkinator {version}", _linkinator_argv, _linkinator_broken,
+            "linkinator",
+            f"linkinator {version}",
+            _linkinator_argv,
+            _linkinator_broken,
             "--concurrency 100",
         )
     else:
         out["linkinator"] = f"not installed: {why_node}"
     if why is None:
         out["LinkChecker"] = Peer(
-            "LinkChecker", _version([str(VENV / "bin" / "linkchecker"), "--version"]),
-            _linkchecker_argv, _linkchecker_broken,
+            "LinkChecker",
+            _version([str(VENV / "bin" / "linkchecker"), "--version"]),
+            _linkchecker_argv,
+            _linkchecker_broken,
             "config: threads=100, maxrequestspersecond=1000000 (the farm sends the "
             "`LinkChecker` header LinkChecker requires to exceed 10/s)",
         )

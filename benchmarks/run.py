@@ -191,12 +191,22 @@ def engine(f: Farm, n: int, runs: int, with_peers: bool, results: dict[str, Any]
             f.reset(0)
             if tool == "linkwatch":
                 env = linkwatch_env(
-                    work, fresh_sqlite(work, "engine.db"),
-                    checks__per_host_concurrency=128, checks__oneshot_interval_s=0,
+                    work,
+                    fresh_sqlite(work, "engine.db"),
+                    checks__per_host_concurrency=128,
+                    checks__oneshot_interval_s=0,
                     checks__concurrency=128,
                 )
-                argv = [*LINKWATCH, "check", str(work / "linkwatch.html"), "--format", "json",
-                        "--resolve", f"{host}:127.0.0.1", "--no-archive"]
+                argv = [
+                    *LINKWATCH,
+                    "check",
+                    str(work / "linkwatch.html"),
+                    "--format",
+                    "json",
+                    "--resolve",
+                    f"{host}:127.0.0.1",
+                    "--no-archive",
+                ]
                 m = run_measured(argv, env=env, cwd=work, out=out)
                 if m.returncode not in (0, 1):
                     raise Failure(f"linkwatch check exited {m.returncode}: see {m.stderr}")
@@ -204,11 +214,18 @@ def engine(f: Farm, n: int, runs: int, with_peers: bool, results: dict[str, Any]
                 found = counts.get("not_found", 0)
                 alive = counts.get("ok", 0) + counts.get("moved", 0)
                 if found != expected or alive != n - expected:
-                    raise Failure(f"linkwatch verdicts wrong: {counts} (expected {expected} "
-                                  f"not_found and {n - expected} alive)")
+                    raise Failure(
+                        f"linkwatch verdicts wrong: {counts} (expected {expected} "
+                        f"not_found and {n - expected} alive)"
+                    )
             elif tool in ("aiohttp", "httpx"):
-                argv = [PY, str(HERE / "bare_loop.py"), "--transport", str(tool),
-                        str(work / "urls.txt")]
+                argv = [
+                    PY,
+                    str(HERE / "bare_loop.py"),
+                    "--transport",
+                    str(tool),
+                    str(work / "urls.txt"),
+                ]
                 m = run_measured(argv, out=out)
                 found = int(json.loads(m.stdout.read_text())["broken"])
             else:
@@ -222,12 +239,19 @@ def engine(f: Farm, n: int, runs: int, with_peers: bool, results: dict[str, Any]
             row.runs.append(m)
             row.found.append(found)
             row.requests.append(int(f.stats()["requests"]))
-            log(f"engine run {run + 1}/{runs} {name}: {m.wall_s:.2f} s wall, {m.cpu_s:.2f} s "
-                f"cpu, {m.rss_mb:.0f} MB, found {found}/{expected}")
+            log(
+                f"engine run {run + 1}/{runs} {name}: {m.wall_s:.2f} s wall, {m.cpu_s:.2f} s "
+                f"cpu, {m.rss_mb:.0f} MB, found {found}/{expected}"
+            )
     results["engine"] = {
-        "n": n, "expected": expected, "rows": rows, "runs": runs,
-        "peers": {k: (v.version, v.flags) if isinstance(v, Peer) else (v, "")
-                  for k, v in peer_info.items()},
+        "n": n,
+        "expected": expected,
+        "rows": rows,
+        "runs": runs,
+        "peers": {
+            k: (v.version, v.flags) if isinstance(v, Peer) else (v, "")
+            for k, v in peer_info.items()
+        },
     }
 
 
@@ -257,17 +281,24 @@ def engine_table(data: dict[str, Any]) -> list[str]:
         )
     peers = data["peers"]
     if peers:
-        lines += ["", "Peers: " + "; ".join(
-            f"{name} ({ver}{': ' + flags if flags else ''})" for name, (ver, flags) in peers.items()
-        ) + "."]
+        lines += [
+            "",
+            "Peers: "
+            + "; ".join(
+                f"{name} ({ver}{': ' + flags if flags else ''})"
+                for name, (ver, flags) in peers.items()
+            )
+            + ".",
+        ]
     return lines
 
 
 # -- 2. polite sweep --------------------------------------------------------------------------
 
 
-def polite(f: Farm, hosts: int, per_host: int, latency_ms: float, runs: int,
-           results: dict[str, Any]) -> None:
+def polite(
+    f: Farm, hosts: int, per_host: int, latency_ms: float, runs: int, results: dict[str, Any]
+) -> None:
     """All links answer 200 at once (one request per link), so the bound is exact."""
     work = OUT / "polite"
     shutil.rmtree(work, ignore_errors=True)
@@ -279,8 +310,14 @@ def polite(f: Farm, hosts: int, per_host: int, latency_ms: float, runs: int,
     pins = ",".join(f"{h}:127.0.0.1" for h in names)
     concurrency = 2 * hosts  # the global limit must not be what binds
     bound = per_host / 2 * latency_ms / 1000
-    out: dict[str, Any] = {"n": n, "hosts": hosts, "latency_ms": latency_ms, "bound_s": bound,
-                           "concurrency": concurrency, "runs": runs}
+    out: dict[str, Any] = {
+        "n": n,
+        "hosts": hosts,
+        "latency_ms": latency_ms,
+        "bound_s": bound,
+        "concurrency": concurrency,
+        "runs": runs,
+    }
     # (label, latency, checks.processes): the default (one worker per CPU, each owning whole
     # sites), one worker (everything checked by one process), and the default at 0 ms.
     variants = [("default", latency_ms, 0), ("one worker", latency_ms, 1), ("0 ms", 0.0, 0)]
@@ -289,20 +326,28 @@ def polite(f: Farm, hosts: int, per_host: int, latency_ms: float, runs: int,
         for run in range(runs):
             f.reset(latency)
             env = linkwatch_env(
-                work, fresh_sqlite(work, "polite.db"),
-                checks__per_host_concurrency=2, checks__oneshot_interval_s=0,
-                checks__concurrency=concurrency, checks__resolve=pins,
+                work,
+                fresh_sqlite(work, "polite.db"),
+                checks__per_host_concurrency=2,
+                checks__oneshot_interval_s=0,
+                checks__concurrency=concurrency,
+                checks__resolve=pins,
                 checks__processes=processes,
             )
             farm_before = f.cpu_s()
-            m = run_measured([*LINKWATCH, "check", str(work / "links.html"), "--format", "json",
-                              "--no-archive"], env=env, cwd=work,
-                             out=work / f"lw-{latency:g}ms-p{processes}-{run}")
+            m = run_measured(
+                [*LINKWATCH, "check", str(work / "links.html"), "--format", "json", "--no-archive"],
+                env=env,
+                cwd=work,
+                out=work / f"lw-{latency:g}ms-p{processes}-{run}",
+            )
             farm_cpus.append(f.cpu_s() - farm_before)
             counts = lw_verdict(m.stdout) if m.returncode in (0, 1) else {}
             if counts.get("ok", 0) != n:
-                raise Failure(f"polite sweep: linkwatch verdicts wrong: {counts} (want {n} ok); "
-                              f"exit {m.returncode}, see {m.stderr}")
+                raise Failure(
+                    f"polite sweep: linkwatch verdicts wrong: {counts} (want {n} ok); "
+                    f"exit {m.returncode}, see {m.stderr}"
+                )
             st = f.stats()
             if st["requests"] < n:
                 raise Failure(f"polite sweep: the farm saw {st['requests']} requests, < {n}")
@@ -312,12 +357,19 @@ def polite(f: Farm, hosts: int, per_host: int, latency_ms: float, runs: int,
             cpus.append(m.cpu_s)
             rsss.append(m.rss_mb)
             phases.append(phase)
-            log(f"polite {label} run {run + 1}/{runs}: {m.wall_s:.2f} s wall, checking "
+            log(
+                f"polite {label} run {run + 1}/{runs}: {m.wall_s:.2f} s wall, checking "
                 f"phase {phase:.2f} s (bound {bound if latency else 0:.2f} s), max in flight "
-                f"{st['max_inflight']}")
-        out[label] = {"wall": median_of(walls), "cpu": median_of(cpus),
-                      "rss": median_of(rsss), "phase": median_of(phases),
-                      "requests": median_of(requests), "farm_cpu": median_of(farm_cpus)}
+                f"{st['max_inflight']}"
+            )
+        out[label] = {
+            "wall": median_of(walls),
+            "cpu": median_of(cpus),
+            "rss": median_of(rsss),
+            "phase": median_of(phases),
+            "requests": median_of(requests),
+            "farm_cpu": median_of(farm_cpus),
+        }
     results["polite"] = out
 
 
@@ -387,13 +439,22 @@ def postgres_db(name: str) -> Iterator[str | None]:
 def _helper(args: list[str], env: dict[str, str], out: Path) -> tuple[Measurement, dict[str, Any]]:
     m = run_measured([PY, str(HERE / "scale.py"), *args], env=env, out=out)
     if m.returncode != 0:
-        raise Failure(f"scale.py {args[0]} failed (exit {m.returncode}): "
-                      f"{m.stderr.read_text()[-800:]}")
+        raise Failure(
+            f"scale.py {args[0]} failed (exit {m.returncode}): {m.stderr.read_text()[-800:]}"
+        )
     return m, json.loads(m.stdout.read_text().strip().splitlines()[-1])
 
 
-def scale(f: Farm, links: int, hosts: int, bookkeeping_n: int, report_links: int, days: int,
-          results: dict[str, Any], databases: list[str]) -> None:
+def scale(
+    f: Farm,
+    links: int,
+    hosts: int,
+    bookkeeping_n: int,
+    report_links: int,
+    days: int,
+    results: dict[str, Any],
+    databases: list[str],
+) -> None:
     work = OUT / "scale"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -412,53 +473,108 @@ def scale(f: Farm, links: int, hosts: int, bookkeeping_n: int, report_links: int
                 per_db[kind] = {"skipped": "PostgreSQL not reachable at " + PG_ADMIN_URL}
                 continue
             env = linkwatch_env(
-                work, url, checks__resolve=pins, checks__per_host_concurrency=16,
-                checks__per_host_interval_s=0, checks__oneshot_interval_s=0, checks__retries=0,
+                work,
+                url,
+                checks__resolve=pins,
+                checks__per_host_concurrency=16,
+                checks__per_host_interval_s=0,
+                checks__oneshot_interval_s=0,
+                checks__retries=0,
                 monitor__tick_s=1,
             )
             r: dict[str, Any] = {}
             log(f"scale/{kind}: populating {links:,} links through repo.sync_article ...")
-            _, r["populate"] = _helper(["populate", str(work / f"articles-{kind}"),
-                                        "--links", str(links), "--hosts", str(hosts),
-                                        "--port", str(f.port)], env, work / f"populate-{kind}")
+            _, r["populate"] = _helper(
+                [
+                    "populate",
+                    str(work / f"articles-{kind}"),
+                    "--links",
+                    str(links),
+                    "--hosts",
+                    str(hosts),
+                    "--port",
+                    str(f.port),
+                ],
+                env,
+                work / f"populate-{kind}",
+            )
             log(f"scale/{kind}: {r['populate']}; bookkeeping over {bookkeeping_n} checks ...")
-            _, r["bookkeeping"] = _helper(["bookkeeping", "--checks", str(bookkeeping_n)], env,
-                                          work / f"bookkeeping-{kind}")
+            _, r["bookkeeping"] = _helper(
+                ["bookkeeping", "--checks", str(bookkeeping_n)], env, work / f"bookkeeping-{kind}"
+            )
             log(f"scale/{kind}: {r['bookkeeping']}; everything due, `linkwatch run --once` ...")
             _helper(["due"], env, work / f"due-{kind}")
             f.reset(0)
             before = _count_checks(url)
-            m = run_measured([*LINKWATCH, "run", "--once"], env=env, cwd=work,
-                             out=work / f"daemon-{kind}")
+            m = run_measured(
+                [*LINKWATCH, "run", "--once"], env=env, cwd=work, out=work / f"daemon-{kind}"
+            )
             if m.returncode != 0:
-                raise Failure(f"linkwatch run --once exited {m.returncode}: "
-                              f"{m.stderr.read_text()[-800:]}")
+                raise Failure(
+                    f"linkwatch run --once exited {m.returncode}: {m.stderr.read_text()[-800:]}"
+                )
             served = f.stats()["requests"]
-            r["daemon"] = {"wall": m.wall_s, "cpu": m.cpu_s, "rss": m.rss_mb,
-                           "requests": served, "checks": _count_checks(url) - before}
-            log(f"scale/{kind}: daemon {m.wall_s:.1f} s wall, {m.cpu_s:.1f} s cpu, "
-                f"{m.rss_mb:.0f} MB, {r['daemon']['checks']:,} checks recorded")
+            r["daemon"] = {
+                "wall": m.wall_s,
+                "cpu": m.cpu_s,
+                "rss": m.rss_mb,
+                "requests": served,
+                "checks": _count_checks(url) - before,
+            }
+            log(
+                f"scale/{kind}: daemon {m.wall_s:.1f} s wall, {m.cpu_s:.1f} s cpu, "
+                f"{m.rss_mb:.0f} MB, {r['daemon']['checks']:,} checks recorded"
+            )
             # The report: its own database, `report_links` links with `days` of history.
             renv = linkwatch_env(work, rurl)
-            _helper(["populate", str(work / f"report-articles-{kind}"), "--links",
-                     str(report_links), "--hosts", str(hosts), "--port", str(f.port)],
-                    renv, work / f"rpopulate-{kind}")
-            _, r["history"] = _helper(["history", "--days", str(days)], renv,
-                                      work / f"history-{kind}")
+            _helper(
+                [
+                    "populate",
+                    str(work / f"report-articles-{kind}"),
+                    "--links",
+                    str(report_links),
+                    "--hosts",
+                    str(hosts),
+                    "--port",
+                    str(f.port),
+                ],
+                renv,
+                work / f"rpopulate-{kind}",
+            )
+            _, r["history"] = _helper(
+                ["history", "--days", str(days)], renv, work / f"history-{kind}"
+            )
             log(f"scale/{kind}: history {r['history']}; timing `linkwatch report` ...")
             r["report"] = {}
             for fmt in ("table", "json", "html"):
-                m = run_measured([*LINKWATCH, "report", "--format", fmt, "--output",
-                                  str(work / f"report-{kind}.{fmt}")], env=renv, cwd=work,
-                                 out=work / f"report-{kind}-{fmt}")
+                m = run_measured(
+                    [
+                        *LINKWATCH,
+                        "report",
+                        "--format",
+                        fmt,
+                        "--output",
+                        str(work / f"report-{kind}.{fmt}"),
+                    ],
+                    env=renv,
+                    cwd=work,
+                    out=work / f"report-{kind}-{fmt}",
+                )
                 if m.returncode != 0:
-                    raise Failure(f"linkwatch report --format {fmt} exited {m.returncode}: "
-                                  f"{m.stderr.read_text()[-800:]}")
+                    raise Failure(
+                        f"linkwatch report --format {fmt} exited {m.returncode}: "
+                        f"{m.stderr.read_text()[-800:]}"
+                    )
                 r["report"][fmt] = {"wall": m.wall_s, "cpu": m.cpu_s, "rss": m.rss_mb}
                 log(f"scale/{kind}: report {fmt}: {m.wall_s:.2f} s, {m.rss_mb:.0f} MB")
             per_db[kind] = r
-    results["scale"] = {"links": links, "hosts": hosts, "report_links": report_links,
-                        "days": days, "db": per_db}
+    results["scale"] = {
+        "links": links,
+        "hosts": hosts,
+        "report_links": report_links,
+        "days": days,
+        "db": per_db,
+    }
 
 
 def _count_checks(url: str) -> int:
@@ -510,16 +626,26 @@ def targets(results: dict[str, Any]) -> list[str]:
         for peer in ("linkinator", "LinkChecker"):
             row = er.get(peer)
             if row is not None and row.runs:
-                rows.append((f"engine faster than {peer}",
-                             f"{w:.2f} s vs {row.med('wall_s'):.2f} s", w < row.med("wall_s")))
+                rows.append(
+                    (
+                        f"engine faster than {peer}",
+                        f"{w:.2f} s vs {row.med('wall_s'):.2f} s",
+                        w < row.med("wall_s"),
+                    )
+                )
         bare = er["bare loop: httpx on AiohttpTransport"]
         if bare.runs:
             ratio = w / bare.med("wall_s")
-            rows.append(("engine <= 1.3x the AiohttpTransport bare loop (wall)",
-                         f"{ratio:.2f}x (CPU {lw.med('cpu_s') / bare.med('cpu_s'):.2f}x)",
-                         ratio <= 1.3))
-        rows.append(("engine peak RSS < 120 MB", f"{lw.med('rss_mb'):.0f} MB",
-                     lw.med("rss_mb") < 120))
+            rows.append(
+                (
+                    "engine <= 1.3x the AiohttpTransport bare loop (wall)",
+                    f"{ratio:.2f}x (CPU {lw.med('cpu_s') / bare.med('cpu_s'):.2f}x)",
+                    ratio <= 1.3,
+                )
+            )
+        rows.append(
+            ("engine peak RSS < 120 MB", f"{lw.med('rss_mb'):.0f} MB", lw.med("rss_mb") < 120)
+        )
         ly = er.get("lychee")
         if ly is not None and ly.runs:
             ratio = w / ly.med("wall_s")
@@ -527,8 +653,13 @@ def targets(results: dict[str, Any]) -> list[str]:
     if "polite" in results:
         d = results["polite"]
         ratio = d["default"]["phase"] / d["bound_s"]
-        rows.append(("polite sweep within 1.15x of the bound (checking phase)",
-                     f"{ratio:.2f}x", ratio <= 1.15))
+        rows.append(
+            (
+                "polite sweep within 1.15x of the bound (checking phase)",
+                f"{ratio:.2f}x",
+                ratio <= 1.15,
+            )
+        )
     if "scale" in results:
         for kind, r in results["scale"]["db"].items():
             if "skipped" in r:
@@ -536,8 +667,13 @@ def targets(results: dict[str, Any]) -> list[str]:
             b = r["bookkeeping"]["per_check_ms"]
             rows.append((f"bookkeeping < 2 ms/check ({kind})", f"{b:.2f} ms", b < 2))
             rss = r["daemon"]["rss"]
-            rows.append((f"daemon RSS < 300 MB at {results['scale']['links']:,} links ({kind})",
-                         f"{rss:.0f} MB", rss < 300))
+            rows.append(
+                (
+                    f"daemon RSS < 300 MB at {results['scale']['links']:,} links ({kind})",
+                    f"{rss:.0f} MB",
+                    rss < 300,
+                )
+            )
             rep = r["report"]["table"]["wall"]
             rows.append((f"report < 3 s ({kind}, table)", f"{rep:.2f} s", rep < 3))
     lines = ["| target | measured | met |", "|---|---|---|"]
@@ -545,8 +681,14 @@ def targets(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_results(path: Path, results: dict[str, Any], info: dict[str, str],
-                  load_end: str, command: str, smoke: bool) -> None:
+def write_results(
+    path: Path,
+    results: dict[str, Any],
+    info: dict[str, str],
+    load_end: str,
+    command: str,
+    smoke: bool,
+) -> None:
     lines = [
         "# linkwatch benchmark results" + (" (smoke run)" if smoke else ""),
         "",
@@ -580,14 +722,19 @@ def write_results(path: Path, results: dict[str, Any], info: dict[str, str],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny CI version (< 60 s)")
-    parser.add_argument("--only", default="engine,polite,scale",
-                        help="comma-separated: engine, polite, scale")
+    parser.add_argument(
+        "--only", default="engine,polite,scale", help="comma-separated: engine, polite, scale"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per tool (median reported)")
     parser.add_argument("--no-postgres", action="store_true", help="scale on SQLite only")
     parser.add_argument("--scale-links", type=int, default=100_000)
-    parser.add_argument("--output", type=Path, default=None,
-                        help="results file (default benchmarks/RESULTS.md; "
-                             "benchmarks/out/RESULTS-smoke.md with --smoke)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="results file (default benchmarks/RESULTS.md; "
+        "benchmarks/out/RESULTS-smoke.md with --smoke)",
+    )
     args = parser.parse_args(argv)
     only = {p.strip() for p in args.only.split(",") if p.strip()}
     unknown = only - {"engine", "polite", "scale"}
@@ -597,8 +744,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be >= 1")
     OUT.mkdir(parents=True, exist_ok=True)
     output = args.output or (OUT / "RESULTS-smoke.md" if args.smoke else HERE / "RESULTS.md")
-    command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else " ") + \
-        shlex.join(sys.argv[1:] if argv is None else argv)
+    command = (
+        "python benchmarks/run.py"
+        + ("" if argv is None and len(sys.argv) < 2 else " ")
+        + shlex.join(sys.argv[1:] if argv is None else argv)
+    )
     info = machine()
     results: dict[str, Any] = {}
     started = time.perf_counter()
@@ -610,18 +760,35 @@ def main(argv: list[str] | None = None) -> int:
                 if "polite" in only:
                     polite(f, hosts=4, per_host=20, latency_ms=20, runs=1, results=results)
                 if "scale" in only:
-                    scale(f, links=500, hosts=5, bookkeeping_n=100, report_links=300, days=30,
-                          results=results, databases=["sqlite"])
+                    scale(
+                        f,
+                        links=500,
+                        hosts=5,
+                        bookkeeping_n=100,
+                        report_links=300,
+                        days=30,
+                        results=results,
+                        databases=["sqlite"],
+                    )
             else:
                 if "engine" in only:
                     engine(f, 2000, args.runs, with_peers=True, results=results)
                 if "polite" in only:
-                    polite(f, hosts=100, per_host=100, latency_ms=50, runs=args.runs,
-                           results=results)
+                    polite(
+                        f, hosts=100, per_host=100, latency_ms=50, runs=args.runs, results=results
+                    )
                 if "scale" in only:
                     dbs = ["sqlite"] if args.no_postgres else ["sqlite", "postgresql"]
-                    scale(f, links=args.scale_links, hosts=100, bookkeeping_n=2000,
-                          report_links=10_000, days=365, results=results, databases=dbs)
+                    scale(
+                        f,
+                        links=args.scale_links,
+                        hosts=100,
+                        bookkeeping_n=2000,
+                        report_links=10_000,
+                        days=365,
+                        results=results,
+                        databases=dbs,
+                    )
     except Failure as exc:
         log(f"FAILED: {exc}")
         if results:  # keep what was measured, marked as incomplete

@@ -61,8 +61,10 @@ def populate(work: Path, links: int, hosts: int, port: int, per_article: int) ->
                 f'<li><a href="{url_for(i, hosts, port)}">link {i}</a></li>\n'
                 for i in range(start, min(links, start + per_article))
             )
-            path.write_text(f"<html><head><title>Bench {start}</title></head><body><ul>\n"
-                            f"{body}</ul></body></html>\n")
+            path.write_text(
+                f"<html><head><title>Bench {start}</title></head><body><ul>\n"
+                f"{body}</ul></body></html>\n"
+            )
             article = read_article_file(path)
             with db.session() as session:
                 repo.sync_article(session, article, datetime.now(UTC))
@@ -119,14 +121,17 @@ def history(days: int) -> dict[str, Any]:
                 days_sql = "SELECT generate_series(1, :days) AS d"
                 at = "(now() AT TIME ZONE 'UTC') - make_interval(days => d.d) "
             else:
-                days_sql = ("WITH RECURSIVE n(d) AS (SELECT 1 UNION ALL SELECT d + 1 FROM n "
-                            "WHERE d < :days) SELECT d FROM n")
+                days_sql = (
+                    "WITH RECURSIVE n(d) AS (SELECT 1 UNION ALL SELECT d + 1 FROM n "
+                    "WHERE d < :days) SELECT d FROM n"
+                )
                 at = "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || d.d || ' days')"
             # A day in 30 is a 503 (transient), the rest whatever the link really answers.
-            outcome = ("CASE WHEN d.d % 30 = 0 THEN 'server_error' WHEN l.id % 3 = 1 "
-                       "THEN 'not_found' ELSE 'ok' END")
-            status = ("CASE WHEN d.d % 30 = 0 THEN 503 WHEN l.id % 3 = 1 THEN 404 "
-                      "ELSE 200 END")
+            outcome = (
+                "CASE WHEN d.d % 30 = 0 THEN 'server_error' WHEN l.id % 3 = 1 "
+                "THEN 'not_found' ELSE 'ok' END"
+            )
+            status = "CASE WHEN d.d % 30 = 0 THEN 503 WHEN l.id % 3 = 1 THEN 404 ELSE 200 END"
             session.execute(
                 sa.text(
                     "INSERT INTO checks (link_id, checked_at, outcome, http_status, final_url, "
@@ -144,8 +149,7 @@ def history(days: int) -> dict[str, Any]:
                     "health = CASE WHEN id % 3 = 1 THEN 'dead' ELSE 'alive' END, "
                     "health_since = :now, next_check_at = :later"
                 ),
-                {"now": datetime.now(UTC).replace(tzinfo=None),
-                 "later": datetime(2100, 1, 1)},
+                {"now": datetime.now(UTC).replace(tzinfo=None), "later": datetime(2100, 1, 1)},
             )
             rows = session.execute(sa.text("SELECT count(*) FROM checks")).scalar_one()
             session.commit()
@@ -164,8 +168,10 @@ def make_due() -> dict[str, Any]:
     try:
         with db.session() as session:
             session.execute(
-                sa.text("UPDATE links SET next_check_at = NULL, lease_owner = NULL, "
-                        "lease_expires_at = NULL")
+                sa.text(
+                    "UPDATE links SET next_check_at = NULL, lease_owner = NULL, "
+                    "lease_expires_at = NULL"
+                )
             )
             n = session.execute(sa.text("SELECT count(*) FROM links")).scalar_one()
             session.commit()

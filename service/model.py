@@ -84,34 +84,28 @@ OUTCOME_EXPLANATION: dict[Outcome, str] = {
     Outcome.OK: "The page answers. Nothing to do.",
     Outcome.MOVED: "The page moved permanently; update the link to the new address.",
     Outcome.NOT_FOUND: (
-        "The server says the page is gone (404/410); point the link"
-        " at an archived copy."
+        "The server says the page is gone (404/410); point the link at an archived copy."
     ),
     Outcome.SOFT_404: (
-        "The server answers, but with a 'not found' page; point the"
-        " link at an archived copy."
+        "The server answers, but with a 'not found' page; point the link at an archived copy."
     ),
     Outcome.REDIRECT_TO_ROOT: (
-        "The deep link now lands on the site's home or login page;"
-        " the page is gone."
+        "The deep link now lands on the site's home or login page; the page is gone."
     ),
     Outcome.DNS_ERROR: "The host name no longer exists; the whole site is gone or renamed.",
     Outcome.REFUSED: "The server refuses connections; the site is down or gone.",
     Outcome.TLS_ERROR: (
-        "The site's certificate or TLS handshake failed; often fixed"
-        " by the site, re-checked."
+        "The site's certificate or TLS handshake failed; often fixed by the site, re-checked."
     ),
     Outcome.TIMEOUT: "No complete answer within the deadline; re-checked later before any verdict.",
     Outcome.SERVER_ERROR: "The server failed (5xx); usually temporary, re-checked later.",
     Outcome.RATE_LIMITED: "The site asked us to slow down (429); re-checked after its Retry-After.",
     Outcome.BLOCKED: "A login, paywall or bot wall answered (401/403/451/999); verify it by hand.",
     Outcome.TOO_MANY_REDIRECTS: (
-        "The redirects loop or never end; the link is broken for"
-        " readers too."
+        "The redirects loop or never end; the link is broken for readers too."
     ),
     Outcome.PRIVATE_TARGET: (
-        "The link points at a private or local address; not checked"
-        " (--allow-private)."
+        "The link points at a private or local address; not checked (--allow-private)."
     ),
     Outcome.OFFLINE: "The monitor itself had no network; this says nothing about the link.",
 }
