@@ -32,6 +32,7 @@ lint: setup
 
 bench-smoke: setup
 	$(BIN)/python benchmarks/run.py --smoke
+	$(BIN)/python benchmarks/checker_cpu.py --set engine --runs 1
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

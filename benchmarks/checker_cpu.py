@@ -8,7 +8,8 @@ concurrency 2) or the engine's (2,000 links on one host: one third 404, one thir
 third 200), at 0 ms latency, so that the process's CPU time is the checker's cost. With
 several `--src` checkouts (e.g. a `git worktree` of an older commit and this one), the runs
 alternate between them and the medians are compared: the way to A/B a change to the checker
-on a machine whose speed drifts from minute to minute. Prints one line per run and a summary.
+on a machine whose speed drifts from minute to minute. Prints one line per run and a summary;
+exits 1 when a checkout's verdicts are wrong (`make bench-smoke` runs it once).
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ print(json.dumps({"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counte
 """
 
 
+def _right(which: str, outcomes: dict[str, int]) -> bool:
+    """The verdicts the farm's answers call for (a checkout that is wrong is not measured)."""
+    if which == "polite":
+        return outcomes == {"ok": 10_000}
+    alive = outcomes.get("ok", 0) + outcomes.get("moved", 0)
+    return outcomes.get("not_found") == 667 and alive == 1_333
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--set", choices=("polite", "engine"), default="polite")
@@ -77,6 +86,9 @@ def main() -> int:
                     check=True,
                 )
                 got = json.loads(out.stdout.strip().splitlines()[-1])
+                if not _right(args.set, got["outcomes"]):
+                    print(f"{src}: wrong verdicts {got['outcomes']}", file=sys.stderr)
+                    return 1
                 cpu[src].append(got["cpu_s"])
                 print(
                     f"run {run + 1}/{args.runs} {src}: cpu {got['cpu_s']:.2f} s, "
