@@ -146,14 +146,9 @@ def _split(url: str) -> tuple[str, str, list[str], bool]:
 
 
 def _directory_key(origin: str, segments: list[str]) -> str:
+    """`scheme://host:port/parent/` of a URL: the cache key of its sibling probe."""
     parent = "/".join(segments[:-1])
     return f"{origin}/{parent + '/' if parent else ''}"
-
-
-def directory_key(url: str) -> str:
-    """`scheme://host:port/parent/` of a URL: the cache key of its sibling probe."""
-    origin, _, segments, _ = _split(url)
-    return _directory_key(origin, segments)
 
 
 def _numeric_index(segments: list[str]) -> int | None:
@@ -170,15 +165,10 @@ def _numeric_index(segments: list[str]) -> int | None:
 
 
 def _numeric_key(origin: str, segments: list[str], slash: bool, i: int) -> str:
+    """Cache key of the numeric-id probe: the URL with its id segment (`segments[i]`) replaced
+    by `{n<len>}`."""
     templ = [*segments[:i], f"{{n{len(segments[i])}}}", *segments[i + 1 :]]
     return f"{origin}/{'/'.join(templ)}{'/' if slash else ''}"
-
-
-def numeric_key(url: str) -> str | None:
-    """Cache key of the numeric-id probe: the URL with its id segment replaced by `{n<len>}`."""
-    origin, _, segments, slash = _split(url)
-    i = _numeric_index(segments)
-    return None if i is None else _numeric_key(origin, segments, slash, i)
 
 
 @dataclass(frozen=True, slots=True)
