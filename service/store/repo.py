@@ -39,7 +39,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Result
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -240,7 +240,8 @@ def sync_article(
         )
     vanished = [r for bucket in existing.values() for r in bucket]
 
-    _insert_many(session, OCCURRENCES, new_rows)
+    if new_rows:
+        _insert_many(session, OCCURRENCES, new_rows)
     if changed_rows:
         c = OCCURRENCES.c
         session.exec(
@@ -448,28 +449,25 @@ def _insert_returning(
     """
     if not rows:
         return {}
+    return {k: row_id for k, row_id in _insert_many(session, table, rows, key, unless_exists)}
+
+
+def _insert_many(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: str | None = None,
+    unless_exists: str | None = None,
+) -> Result[Any, int]:
+    """Insert `rows` (all with the same columns; at least one) by `_insert_statement`: on
+    PostgreSQL as one JSON document, on SQLite by executemany. Its result: (returning, id) per
+    new row when `returning` names a column."""
     columns = tuple(rows[0])
     dialect = session.get_bind().dialect
-    stmt = _insert_statement(dialect.name, table, columns, key, unless_exists)
+    stmt = _insert_statement(dialect.name, table, columns, returning, unless_exists)
     if dialect.name == "postgresql":
-        result = session.execute(stmt, {"rows": _json_rows(dialect, table, columns, rows)})
-    else:
-        result = session.execute(stmt, rows)
-    return {k: row_id for k, row_id in result}
-
-
-def _insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert `rows` (all with the same columns): on PostgreSQL as one JSON document
-    (`_insert_statement`), on SQLite by executemany."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect
-    if dialect.name == "postgresql":
-        columns = tuple(rows[0])
-        stmt = _insert_statement(dialect.name, table, columns, None, None)
-        session.execute(stmt, {"rows": _json_rows(dialect, table, columns, rows)})
-    else:
-        session.execute(insert(table), list(rows))
+        return session.execute(stmt, {"rows": _json_rows(dialect, table, columns, rows)})
+    return session.execute(stmt, list(rows))
 
 
 @functools.cache
