@@ -262,6 +262,8 @@ def test_links_are_locked_one_after_the_other_in_id_order(
                 )
             ).scalar():
                 assert time.monotonic() < deadline, "the recorder never waited for the lock"
+                # pg_stat_activity is read once per transaction: a new one sees it anew
+                probe.rollback()
                 time.sleep(0.02)
             free = probe.execute(
                 sa.text(
